@@ -1,0 +1,60 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# migsend top-level Makefile.
+#
+#   make            module for every installed supported kernel, userspace,
+#                   test programs (make KVER=<version> for one kernel)
+#   make check      all tests: build, checkpatch, sparse, host unit tests,
+#                   the kselftest suite in QEMU on 6.1 and 6.12
+#   make demo       the main job, in QEMU (see README.md)
+#   make deps       install what a fresh Debian 12 machine lacks
+#   make install    libmigsend, its header and pkg-config file, the CLI
+#
+# The kernel module's own build is kbuild: Kbuild at the top lets
+# `make -C <kernel build dir> M=$PWD` build kmod/migsend.ko (as DKMS does).
+
+TOP := $(abspath .)
+-include $(TOP)/build/kernels.mk
+KVER ?= $(KVERS)
+
+all: modules userspace tests
+
+deps:
+	scripts/install-deps.sh
+
+ksrc:
+	scripts/extract-ksrc.sh
+
+modules:
+	@test -n "$(KVER)" || { echo "no kernel known: run 'make deps' first" >&2; exit 1; }
+	@for k in $(KVER); do echo "  MODULE  $$k"; scripts/build-module.sh $$k || exit 1; done
+
+userspace:
+	$(MAKE) -C userspace
+
+tests: ksrc
+	$(MAKE) -C tests install
+	$(MAKE) -C tests/host all
+
+# The commands README.md promises: each installs what is missing first.
+check: deps
+	$(MAKE) --no-print-directory check-stages
+
+check-stages:
+	KVER="$(KVER)" scripts/check.sh
+
+demo: deps
+	$(MAKE) --no-print-directory demo-run
+
+demo-run: all
+	KVER="$(KVER)" scripts/demo.sh
+
+install: userspace
+	$(MAKE) -C userspace install
+
+clean:
+	rm -rf build/*/src build/tests build/tests-install build/host-tests \
+		build/userspace build/logs build/*/initramfs build/*/initrd.cpio.gz
+
+.PHONY: all deps ksrc modules userspace tests check check-stages demo \
+	demo-run install clean

@@ -1,0 +1,204 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * migsend internals, shared by the module's files:
+ *   main.c     module, misc device, file operations, ioctl dispatch
+ *   session.c  session lifetime, memory regions, data connections
+ *   pass.c     pass control and work sharing (the bitmap cursor)
+ *   mem.c      guest-memory page lookup: holes, swap, THP, hugetlbfs
+ *   tx.c       per-connection sender thread, records, zero-copy send
+ */
+#ifndef MIGSEND_H
+#define MIGSEND_H
+
+#include <linux/atomic.h>
+#include <linux/bvec.h>
+#include <linux/list.h>
+#include <linux/mutex.h>
+#include <linux/net.h>
+#include <linux/spinlock.h>
+#include <linux/types.h>
+#include <linux/wait.h>
+
+#include "../uapi/linux/migsend.h"
+#include "ms_walk.h"
+
+/* Bitmap window read from userspace at a time: 32768 pages, 4 KiB. */
+#define MS_WIN_BITS		32768
+#define MS_WIN_WORDS		(MS_WIN_BITS / MS_BITS_PER_WORD)
+/* One unit of shared work: at most this many dirty pages ... */
+#define MS_SPAN_MAX_DIRTY	256
+/* ... within at most this many bitmap bits. */
+#define MS_SPAN_MAX_BITS	16384
+#define MS_SPAN_WORDS		(MS_SPAN_MAX_BITS / MS_BITS_PER_WORD + 1)
+/* Page fragments one send call carries at most. */
+#define MS_TX_MAX_VECS		128
+/* Send timeout the module sets on its sockets, so it can stop promptly. */
+#define MS_SNDTIMEO		(HZ / 10)
+
+struct ms_region {
+	struct file *file;
+	u64 gpa;
+	u64 len;
+	u64 offset;
+	/* Size of the file's pages: PAGE_SHIFT, or the huge page's shift. */
+	unsigned int page_shift;
+	/* Unit of the file's page-cache indices (huge pages on old kernels). */
+	unsigned int index_shift;
+	bool hugetlb;
+};
+
+/* Counters of a running pass, summed by all connections. */
+struct ms_pass_counters {
+	atomic64_t dirty_pages;
+	atomic64_t zero_pages_hole;
+	atomic64_t zero_pages_scanned;
+	atomic64_t data_pages;
+	atomic64_t records;
+	atomic64_t wire_bytes;
+};
+
+struct ms_pass {
+	u64 number;
+	u64 bitmap;		/* user address */
+	u64 gpa;
+	u64 npages;
+	u32 flags;
+	u32 timeout_ms;
+	struct mm_struct *mm;	/* mmgrab()bed owner of the bitmap */
+
+	/* The shared cursor: the next bit to hand out, and its window. */
+	struct mutex cursor_lock;
+	u64 cursor;
+	u64 win_base;
+	u64 win_nbits;
+	u64 *win;		/* MS_WIN_WORDS, CPU byte order */
+
+	atomic_t running_conns;
+	atomic_t error;		/* first negative errno, or 0 */
+	bool abort;		/* READ_ONCE: stop at the next record */
+	u64 start_ns;
+	u64 elapsed_ns;
+	u32 state;		/* enum migsend_pass_state, under state_lock */
+	struct ms_pass_counters cnt;
+};
+
+/* A run of pages about to become one record. */
+struct ms_pending {
+	u8 type;		/* MIGSEND_REC_DATA/ZERO, 0 when empty */
+	u64 gpa;
+	u32 npages;
+	struct migsend_wire_hdr *hdr;	/* DATA: written when it closes */
+};
+
+struct ms_tx {
+	struct bio_vec vec[MS_TX_MAX_VECS];
+	unsigned int nvec;
+	size_t bytes;
+	unsigned int records;	/* complete records in vec[] */
+	/* Headers are written here and sent by reference, like page data. */
+	struct page *hdr_page;
+	unsigned int hdr_off;
+};
+
+/* Counted by a connection thread, pushed to the pass after each span. */
+struct ms_conn_counts {
+	u64 dirty_pages;
+	u64 holes;
+	u64 scanned_zero;
+	u64 data_pages;
+	u64 zero_pages;
+	u64 records;
+	u64 bytes;
+};
+
+struct ms_session;
+
+struct ms_conn {
+	struct ms_session *s;
+	unsigned int idx;
+	struct socket *sock;
+	long saved_sndtimeo;
+	struct task_struct *thread;
+	struct list_head global_node;	/* ms_all_conns, under ms_global_lock */
+
+	/* Owned by the thread while a pass runs. */
+	u64 seen_gen;
+	u64 *span_words;
+	struct ms_tx tx;
+	struct ms_pending pending;
+	const struct ms_region *last_region;
+	struct folio *folio;		/* cached page-cache folio */
+	const struct ms_region *folio_region;
+	u64 folio_off;			/* its file offset */
+	u64 folio_len;
+	/* This connection's share of the pass (for its END record) ... */
+	struct ms_conn_counts cur;
+	/* ... and how much of it is already added to the pass counters. */
+	struct ms_conn_counts pushed;
+
+	/* Read by GET_STATS at any time. */
+	u64 wire_bytes;
+	u64 records;
+	u64 busy_ns;
+	u64 last_pass_bytes;
+	int error;			/* negative errno of the failure */
+	bool failed;
+};
+
+struct ms_session {
+	struct mutex lock;		/* regions, conns, pass start/cancel */
+	unsigned int id;
+	struct list_head global_node;
+
+	struct ms_region *regions;	/* sorted by gpa */
+	unsigned int nregions;
+	struct ms_conn *conns[MIGSEND_MAX_CONNS];
+	unsigned int nconns;
+
+	wait_queue_head_t work_wq;	/* threads wait here for a pass */
+	wait_queue_head_t done_wq;	/* PASS_WAIT and poll() */
+	spinlock_t state_lock;		/* pass.state and totals */
+	u64 pass_gen;			/* bumped for each pass started */
+	bool pass_started;
+	struct ms_pass pass;
+	struct migsend_counters total;
+};
+
+/* session.c */
+struct ms_session *ms_session_create(void);
+void ms_session_destroy(struct ms_session *s);
+int ms_session_add_region(struct ms_session *s, const struct migsend_region *r);
+int ms_session_add_sock(struct ms_session *s, const struct migsend_sock *a);
+const struct ms_region *ms_session_find_region(const struct ms_session *s, u64 gpa);
+int ms_session_init(void);
+void ms_session_exit(void);
+
+/* pass.c */
+int ms_pass_start(struct ms_session *s, const struct migsend_pass *a);
+int ms_pass_wait(struct ms_session *s, bool nonblock, struct migsend_pass_result *res);
+void ms_pass_cancel(struct ms_session *s, int error);
+bool ms_pass_running(struct ms_session *s);
+int ms_pass_get_stats(struct ms_session *s, struct migsend_stats *st);
+int ms_pass_take_span(struct ms_pass *p, u64 *words, u64 *base, struct ms_span *span);
+void ms_pass_fail(struct ms_pass *p, int error);
+void ms_pass_conn_done(struct ms_session *s);
+int ms_pass_alloc(struct ms_pass *p);
+void ms_pass_free(struct ms_pass *p);
+
+/* mem.c */
+enum ms_page_kind {
+	MS_PAGE_HOLE,		/* not in the page cache: zero */
+	MS_PAGE_PRESENT,	/* *page holds a reference */
+};
+
+int ms_mem_lookup(struct ms_conn *c, const struct ms_region *r, u64 off,
+		  u64 max_pages, struct page **page, u64 *hole_pages);
+void ms_mem_release(struct ms_conn *c);
+int ms_mem_check_region(struct file *file, u64 offset, u64 len,
+			struct ms_region *r);
+
+/* tx.c */
+int ms_conn_thread(void *arg);
+void ms_tx_free(struct ms_tx *tx);
+
+#endif /* MIGSEND_H */

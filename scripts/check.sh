@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# `make check`: every stage, timed, counted.  Ends with one line
+#   N passed, N failed, N skipped
+# counting every test of every stage; exits non-zero when any failed.
+#
+# Stages: build (module for each kernel, userspace, tests), checkpatch
+# --strict, sparse (C=2) for each kernel, host unit tests, the kselftest
+# suite in a VM for each kernel.
+set -uo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+# shellcheck disable=SC1091
+kvers=${KVER:-$(sed -n 's/^KVERS := //p' build/kernels.mk)}
+logs=$top/build/logs
+mkdir -p "$logs"
+
+passed=0 failed=0 skipped=0
+timings=()
+
+count() { # count PASS FAIL SKIP
+	passed=$((passed + $1)) failed=$((failed + $2)) skipped=$((skipped + $3))
+}
+
+# A stage that is one test: pass when the command succeeds.
+one() { # one NAME LOG CMD...
+	local name=$1 log=$2
+	shift 2
+	if "$@" >"$log" 2>&1; then
+		echo "ok $name"
+		count 1 0 0
+	else
+		echo "not ok $name (log: ${log#"$top"/})"
+		tail -20 "$log" | sed 's/^/    /'
+		count 0 1 0
+	fi
+}
+
+# A stage whose output is counted by a RESULT line.
+counted() { # counted OUTPUT
+	local out=$1
+	grep -v '^RESULT' <<<"$out" || true
+	read -r _ p f s < <(grep '^RESULT' <<<"$out")
+	echo "  $p passed, $f failed, $s skipped"
+	count "$p" "$f" "$s"
+}
+
+timed() { # timed LABEL CMD...
+	local label=$1 t0=$SECONDS
+	shift
+	echo "== $label"
+	"$@"
+	timings+=("$(printf '%-28s %4ds' "$label" $((SECONDS - t0)))")
+}
+
+stage_build() {
+	local k
+	one extract-kernel-sources "$logs/ksrc.log" scripts/extract-ksrc.sh
+	for k in $kvers; do
+		one "build-module-$k" "$logs/build-$k.log" scripts/build-module.sh "$k"
+	done
+	one build-userspace "$logs/build-userspace.log" make -C userspace
+	one build-tests "$logs/build-tests.log" make -C tests install
+}
+
+# LINUX_VERSION_CODE: checkpatch's advice is for code merged in one
+# kernel; this module is built for 6.1 and 6.12 and asks, in kmod/compat.h
+# only.  Every other warning and check counts.
+checkpatch_clean() {
+	local out
+	out=$(perl build/ksrc/scripts/checkpatch.pl --strict --no-tree --terse \
+		--ignore LINUX_VERSION_CODE -f kmod/*.c kmod/*.h uapi/linux/migsend.h)
+	echo "$out"
+	! grep -qE 'ERROR|WARNING|CHECK' <<<"$out"
+}
+
+sparse_clean() { # sparse_clean KVER
+	local out
+	out=$(scripts/build-module.sh "$1" C=2 2>&1 |
+		grep -vE 'Skipping BTF generation')
+	echo "$out"
+	! grep -qE 'warning|error' <<<"$out"
+}
+
+stage_static() {
+	local k
+	one checkpatch-strict "$logs/checkpatch.log" checkpatch_clean
+	for k in $kvers; do
+		one "sparse-$k" "$logs/sparse-$k.log" sparse_clean "$k"
+	done
+}
+
+stage_host() {
+	make -s -C tests/host all >"$logs/host-build.log" 2>&1 ||
+		{ echo "not ok host-tests-build"; count 0 1 0; return; }
+	counted "$(make -s -C tests/host run_tests 2>&1 | tee "$logs/host-tests.log" |
+		tests/tap-count.sh host)"
+}
+
+stage_vm() { # stage_vm KVER
+	local k=$1 log=$logs/vm-$k.log
+	if ! tests/vm/run.sh "$k" vm_suite.sh "$log"; then
+		echo "not ok vm-$k finished (log: ${log#"$top"/})"
+		count 0 1 0
+	fi
+	counted "$(tests/vm/check-log.sh "$log" "vm-$k")"
+}
+
+timed "build" stage_build
+timed "checkpatch+sparse" stage_static
+timed "host tests" stage_host
+for k in $kvers; do
+	timed "vm suite $k" stage_vm "$k"
+done
+
+echo "== timings"
+printf '  %s\n' "${timings[@]}"
+echo "  logs in build/logs/"
+echo "$passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,118 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Host unit tests of record framing (kmod/ms_wire.h) and of the uapi
+ * layout: sizes, offsets, byte order on the wire.
+ */
+#include <stddef.h>
+#include <string.h>
+
+#include "kselftest_harness.h"
+#include "ms_wire.h"
+#include "ms_zero.h"
+
+TEST(uapi_layout_has_no_implicit_padding)
+{
+	EXPECT_EQ(32, sizeof(struct migsend_wire_hdr));
+	EXPECT_EQ(32, sizeof(struct migsend_wire_end));
+	EXPECT_EQ(24, offsetof(struct migsend_wire_hdr, pass));
+	EXPECT_EQ(32, sizeof(struct migsend_version));
+	EXPECT_EQ(32, sizeof(struct migsend_region));
+	EXPECT_EQ(8, sizeof(struct migsend_sock));
+	EXPECT_EQ(40, sizeof(struct migsend_pass));
+	EXPECT_EQ(24, sizeof(struct migsend_pass_result));
+	EXPECT_EQ(64, sizeof(struct migsend_counters));
+	EXPECT_EQ(40, sizeof(struct migsend_conn_stats));
+	EXPECT_EQ(40 + 2 * 64, sizeof(struct migsend_stats));
+}
+
+TEST(header_bytes_are_little_endian_and_complete)
+{
+	struct migsend_wire_hdr h;
+	const unsigned char want[32] = {
+		0x4e, 0x52, 0x53, 0x4d, 1, MIGSEND_REC_DATA, 0, 0,
+		0x00, 0x20, 0, 0, 2, 0, 0, 0,
+		0x00, 0x30, 0x02, 0x01, 0, 0, 0, 0,
+		7, 0, 0, 0, 0, 0, 0, 0,
+	};
+
+	memset(&h, 0xa5, sizeof(h));
+	ms_wire_hdr_encode(&h, MIGSEND_REC_DATA, 0x1023000, 2, 8192, 7);
+	EXPECT_EQ(0, memcmp(&h, want, sizeof(want)));
+}
+
+TEST(decode_roundtrip)
+{
+	struct migsend_wire_hdr h;
+	struct ms_rec r;
+
+	ms_wire_hdr_encode(&h, MIGSEND_REC_ZERO, 1ULL << 40, 123456, 0, 99);
+	ASSERT_EQ(0, ms_wire_hdr_decode(&h, &r));
+	EXPECT_EQ(MIGSEND_REC_ZERO, r.type);
+	EXPECT_EQ(1ULL << 40, r.gpa);
+	EXPECT_EQ(123456, r.npages);
+	EXPECT_EQ(99, r.pass);
+
+	ms_wire_hdr_encode(&h, MIGSEND_REC_END, 0, 0,
+			   sizeof(struct migsend_wire_end), 3);
+	ASSERT_EQ(0, ms_wire_hdr_decode(&h, &r));
+	EXPECT_EQ(MIGSEND_REC_END, r.type);
+}
+
+TEST(decode_rejects_malformed_headers)
+{
+	struct migsend_wire_hdr h;
+	struct ms_rec r;
+
+	ms_wire_hdr_encode(&h, MIGSEND_REC_DATA, 0, 1, 4096, 1);
+	ASSERT_EQ(0, ms_wire_hdr_decode(&h, &r));
+
+	h.magic ^= 1;
+	EXPECT_EQ(-EBADMSG, ms_wire_hdr_decode(&h, &r));
+	ms_wire_hdr_encode(&h, MIGSEND_REC_DATA, 0, 1, 4096, 1);
+	h.version = 2;
+	EXPECT_EQ(-EBADMSG, ms_wire_hdr_decode(&h, &r));
+	ms_wire_hdr_encode(&h, MIGSEND_REC_DATA, 0, 1, 4096, 1);
+	h.flags = htole16(1);
+	EXPECT_EQ(-EBADMSG, ms_wire_hdr_decode(&h, &r));
+	/* Unknown type, length not matching the page count, too many pages. */
+	ms_wire_hdr_encode(&h, 9, 0, 1, 4096, 1);
+	EXPECT_EQ(-EBADMSG, ms_wire_hdr_decode(&h, &r));
+	ms_wire_hdr_encode(&h, MIGSEND_REC_DATA, 0, 2, 4096, 1);
+	EXPECT_EQ(-EBADMSG, ms_wire_hdr_decode(&h, &r));
+	ms_wire_hdr_encode(&h, MIGSEND_REC_DATA, 0, MIGSEND_MAX_DATA_PAGES + 1,
+			   (MIGSEND_MAX_DATA_PAGES + 1) * 4096, 1);
+	EXPECT_EQ(-EBADMSG, ms_wire_hdr_decode(&h, &r));
+	ms_wire_hdr_encode(&h, MIGSEND_REC_DATA, 0, 0, 0, 1);
+	EXPECT_EQ(-EBADMSG, ms_wire_hdr_decode(&h, &r));
+	/* Zero run with payload, unaligned gpa, wrap-around. */
+	ms_wire_hdr_encode(&h, MIGSEND_REC_ZERO, 0, 1, 4096, 1);
+	EXPECT_EQ(-EBADMSG, ms_wire_hdr_decode(&h, &r));
+	ms_wire_hdr_encode(&h, MIGSEND_REC_ZERO, 100, 1, 0, 1);
+	EXPECT_EQ(-EBADMSG, ms_wire_hdr_decode(&h, &r));
+	ms_wire_hdr_encode(&h, MIGSEND_REC_ZERO, ~0ULL & ~4095ULL, 2, 0, 1);
+	EXPECT_EQ(-EBADMSG, ms_wire_hdr_decode(&h, &r));
+	/* END with the wrong payload length or an address. */
+	ms_wire_hdr_encode(&h, MIGSEND_REC_END, 0, 0, 8, 1);
+	EXPECT_EQ(-EBADMSG, ms_wire_hdr_decode(&h, &r));
+	ms_wire_hdr_encode(&h, MIGSEND_REC_END, 4096, 0, 32, 1);
+	EXPECT_EQ(-EBADMSG, ms_wire_hdr_decode(&h, &r));
+}
+
+TEST(zero_scan_finds_any_nonzero_byte)
+{
+	static u64 page[512];
+	unsigned char *b = (unsigned char *)page;
+	int i;
+
+	memset(page, 0, sizeof(page));
+	EXPECT_TRUE(ms_mem_is_zero(page, sizeof(page)));
+	for (i = 0; i < 4096; i += 97) {
+		b[i] = 0x80;
+		EXPECT_FALSE(ms_mem_is_zero(page, sizeof(page)));
+		b[i] = 0;
+	}
+	b[4095] = 1;
+	EXPECT_FALSE(ms_mem_is_zero(page, sizeof(page)));
+}
+
+TEST_HARNESS_MAIN

@@ -1,0 +1,305 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * migsend: in-kernel send path for VM live migration.
+ *
+ * This header is the one contract between the migsend kernel module and
+ * userspace: the ioctls of /dev/migsend, and the wire records the module
+ * writes to the data connections.  It compiles unchanged in the kernel and
+ * in userspace.  Every structure has explicit-width fields, explicit
+ * padding and a size that is a multiple of 8, so its layout is the same
+ * for 32- and 64-bit userspace (no compat ioctl translation is needed).
+ *
+ * See docs/PROTOCOL.md for the wire format and docs/ARCHITECTURE.md for
+ * how the module works.
+ */
+#ifndef _UAPI_LINUX_MIGSEND_H
+#define _UAPI_LINUX_MIGSEND_H
+
+#include <linux/const.h>
+#include <linux/ioctl.h>
+#include <linux/types.h>
+
+#define MIGSEND_DEVICE_NAME	"migsend"
+
+/* Version of this ioctl interface; bumped on incompatible changes. */
+#define MIGSEND_API_VERSION	1
+
+/* Limits, also reported by MIGSEND_IOC_VERSION. */
+#define MIGSEND_MAX_REGIONS	256	/* memory regions per session */
+#define MIGSEND_MAX_CONNS	128	/* data connections per session */
+#define MIGSEND_PAGE_SHIFT	12	/* the dirty bitmap's page: 4 KiB */
+#define MIGSEND_PAGE_SIZE	_BITUL(MIGSEND_PAGE_SHIFT)
+/* Largest number of pages one DATA record carries (256 KiB of payload). */
+#define MIGSEND_MAX_DATA_PAGES	64
+
+/* Feature bits reported in migsend_version.features. */
+#define MIGSEND_FEAT_SHMEM	_BITULL(0)	/* memfd / tmpfs regions */
+#define MIGSEND_FEAT_HUGETLB	_BITULL(1)	/* hugetlbfs regions */
+#define MIGSEND_FEAT_ZERO_SKIP	_BITULL(2)	/* zero pages as ZERO records */
+#define MIGSEND_FEAT_ZEROCOPY	_BITULL(3)	/* page data sent without copy */
+
+/*
+ * MIGSEND_IOC_VERSION - describe the running module.
+ *
+ * Errors: none besides EFAULT (the argument cannot be written).
+ */
+struct migsend_version {
+	__u32 api_version;	/* MIGSEND_API_VERSION */
+	__u32 wire_version;	/* MIGSEND_WIRE_VERSION */
+	__u64 features;		/* MIGSEND_FEAT_* */
+	__u32 max_regions;	/* MIGSEND_MAX_REGIONS */
+	__u32 max_conns;	/* MIGSEND_MAX_CONNS */
+	__u32 max_data_pages;	/* MIGSEND_MAX_DATA_PAGES */
+	__u32 page_size;	/* MIGSEND_PAGE_SIZE */
+};
+
+/*
+ * MIGSEND_IOC_ADD_REGION - register guest memory.
+ *
+ * Maps guest-physical [gpa, gpa + len) to [offset, offset + len) of the
+ * file behind fd.  The file must be a regular file on tmpfs/shmem (memfd,
+ * /dev/shm) or hugetlbfs (including memfd with MFD_HUGETLB), opened for
+ * reading.  The module keeps its own reference to the file until the
+ * session is closed; the caller may close fd afterwards.
+ *
+ * Errors:
+ *   EBADF      fd is not an open file descriptor
+ *   EACCES     the file is not open for reading
+ *   ENODEV     the file is not a shmem/tmpfs or hugetlbfs regular file
+ *   EINVAL     flags or reserved fields not zero; len is zero; offset,
+ *              gpa or len not a multiple of 4 KiB (for hugetlbfs: of the
+ *              file's huge page size for offset and len)
+ *   EOVERFLOW  offset + len or gpa + len overflows 64 bits
+ *   ENXIO      offset + len is past the file's end
+ *   EEXIST     [gpa, gpa + len) overlaps a region already registered
+ *   ENOSPC     the session already has MIGSEND_MAX_REGIONS regions
+ *   EBUSY      a pass is running
+ *   EFAULT     the argument cannot be read
+ */
+struct migsend_region {
+	__s32 fd;
+	__u32 flags;		/* must be 0 */
+	__u64 offset;		/* byte offset in the file */
+	__u64 gpa;		/* guest-physical address */
+	__u64 len;		/* bytes */
+};
+
+/*
+ * MIGSEND_IOC_ADD_SOCK - hand in a connected TCP socket as a data
+ * connection.
+ *
+ * The module resolves fd and keeps its own reference until the session is
+ * closed; userspace keeps its fd and may read from it (the receiver's
+ * ACKs), but must not write to it.  From now on the module is the only
+ * writer.  It sets the socket's send timeout (SO_SNDTIMEO) to a short
+ * value to be able to stop promptly.  Returns the connection's index
+ * (0, 1, ...) on success.
+ *
+ * Errors:
+ *   EBADF       fd is not an open file descriptor
+ *   ENOTSOCK    fd is not a socket
+ *   EPROTOTYPE  the socket is not a TCP stream socket (IPv4 or IPv6)
+ *   ENOTCONN    the socket is not connected (TCP_ESTABLISHED)
+ *   EEXIST      the socket is already a connection of this session
+ *   EBUSY       the socket belongs to another session, or a pass is running
+ *   ENOSPC      the session already has MIGSEND_MAX_CONNS connections
+ *   EINVAL      flags not zero
+ *   ENOMEM      out of memory
+ *   EFAULT      the argument cannot be read
+ */
+struct migsend_sock {
+	__s32 fd;
+	__u32 flags;		/* must be 0 */
+};
+
+/* migsend_pass.flags */
+/* Scan dirty pages and send zero pages (and holes) as ZERO records. */
+#define MIGSEND_PASS_SKIP_ZERO	_BITUL(0)
+#define MIGSEND_PASS_FLAGS_ALL	(MIGSEND_PASS_SKIP_ZERO)
+
+/*
+ * MIGSEND_IOC_PASS_START - start sending one pass.
+ *
+ * The dirty bitmap has one bit per 4 KiB page: bit i stands for the page
+ * at gpa + i * 4096.  Bit i is bit (i % 8) of byte (i / 8), that is the
+ * bitmap is an array of little-endian 64-bit words as KVM's dirty log on
+ * x86 is.  The buffer must be readable for DIV_ROUND_UP(npages, 64) * 8
+ * bytes and stay mapped until the pass ends: the module reads it in small
+ * windows while the pass runs.  Bits past npages are ignored.  A set bit
+ * for a page that lies in no region fails the pass with ERANGE.
+ *
+ * The call returns as soon as the pass is queued; the kernel threads send
+ * it.  Wait for it with MIGSEND_IOC_PASS_WAIT or poll() (POLLIN when no
+ * pass is running).  Pass numbers must increase from pass to pass.
+ *
+ * Errors:
+ *   EINVAL     flags unknown; reserved not zero; gpa not 4 KiB aligned;
+ *              pass not greater than the previous pass number
+ *   EOVERFLOW  gpa + npages * 4096 overflows 64 bits
+ *   EFAULT     the bitmap range is not a valid user address range
+ *   ENOTCONN   the session has no data connection
+ *   ENOENT     the session has no memory region
+ *   EPIPE      a data connection has failed in an earlier pass
+ *   EBUSY      a pass is running
+ *   ENOMEM     out of memory
+ */
+struct migsend_pass {
+	__u64 pass;		/* pass number, > previous pass number */
+	__u64 bitmap;		/* user pointer to the dirty bitmap */
+	__u64 gpa;		/* guest-physical address of bit 0 */
+	__u64 npages;		/* number of bits (pages) in the bitmap */
+	__u32 flags;		/* MIGSEND_PASS_* */
+	__u32 timeout_ms;	/* fail a connection that makes no progress
+				 * for this long (ETIMEDOUT); 0: no limit
+				 */
+};
+
+/* Pass states, in migsend_pass_result.state and migsend_stats.state. */
+enum migsend_pass_state {
+	MIGSEND_STATE_IDLE = 0,		/* no pass started yet */
+	MIGSEND_STATE_RUNNING = 1,
+	MIGSEND_STATE_DONE = 2,		/* every connection sent its END */
+	MIGSEND_STATE_FAILED = 3,	/* error holds the errno */
+	MIGSEND_STATE_CANCELLED = 4,	/* by MIGSEND_IOC_PASS_CANCEL */
+};
+
+/*
+ * MIGSEND_IOC_PASS_WAIT - wait for the running (or last) pass to end.
+ *
+ * Fills in the result of the last pass.  Returns 0 once the pass has
+ * ended, whatever its outcome (see state and error).
+ *
+ * Errors:
+ *   ENOENT   no pass has been started in this session
+ *   EAGAIN   the pass is still running and the fd is O_NONBLOCK
+ *   EINTR    a signal arrived first (restarted with SA_RESTART); the pass
+ *            goes on
+ *   EFAULT   the argument cannot be written
+ */
+struct migsend_pass_result {
+	__u64 pass;		/* the pass number */
+	__u32 state;		/* enum migsend_pass_state */
+	__s32 error;		/* positive errno when FAILED/CANCELLED, else 0:
+				 * ECONNRESET, EPIPE, ETIMEDOUT ... from a
+				 * connection; ERANGE for a dirty page in no
+				 * region; ENXIO when a memory file shrank;
+				 * EFAULT when the bitmap became unreadable;
+				 * ECANCELED after MIGSEND_IOC_PASS_CANCEL
+				 */
+	__u64 elapsed_ns;	/* from start to end of the pass */
+};
+
+/*
+ * MIGSEND_IOC_PASS_CANCEL - end the running pass as soon as possible.
+ *
+ * Returns at once; the pass ends (state CANCELLED, error ECANCELED) within
+ * about 100 ms even when a connection is blocked on a full socket.  A
+ * connection interrupted in the middle of a record is shut down for
+ * writing and counts as failed (later passes give EPIPE): its stream can
+ * no longer be parsed.  No error when no pass is running.
+ */
+
+/* Counters of one pass, or summed over all passes. */
+struct migsend_counters {
+	__u64 dirty_pages;	/* set bits processed */
+	__u64 zero_pages_hole;	/* dirty pages absent from the page cache */
+	__u64 zero_pages_scanned; /* present pages found to be all zero */
+	__u64 data_pages;	/* pages sent with payload */
+	__u64 records;		/* records sent, END records included */
+	__u64 wire_bytes;	/* bytes written to the sockets */
+	__u64 elapsed_ns;	/* wall time of the pass(es) */
+	__u64 errors;		/* failed passes */
+};
+
+/* Per data connection; MIGSEND_CONN_* flags. */
+#define MIGSEND_CONN_FAILED	_BITUL(0)
+
+struct migsend_conn_stats {
+	__u64 wire_bytes;	/* all passes */
+	__u64 records;		/* all passes */
+	__u64 busy_ns;		/* time spent sending, all passes */
+	__u64 pass_wire_bytes;	/* current or last pass */
+	__s32 error;		/* positive errno of the failure, or 0 */
+	__u32 flags;		/* MIGSEND_CONN_* */
+};
+
+/*
+ * MIGSEND_IOC_GET_STATS - read the session's counters.
+ *
+ * conns points to an array of nconns struct migsend_conn_stats (nconns may
+ * be 0, conns is then ignored); the module fills in at most nconns entries
+ * and sets nconns to the number of connections the session has.
+ *
+ * Errors:
+ *   EINVAL  reserved not zero
+ *   EFAULT  the argument or the array cannot be read or written
+ */
+struct migsend_stats {
+	__u64 pass;		/* number of the running or last pass */
+	__u32 state;		/* enum migsend_pass_state of that pass */
+	__s32 error;		/* its positive errno, or 0 */
+	__u32 nregions;
+	__u32 nconns;		/* in: array size; out: connections */
+	__u64 conns;		/* user pointer to migsend_conn_stats[] */
+	__u64 reserved;		/* must be 0 */
+	struct migsend_counters last;	/* the running or last pass */
+	struct migsend_counters total;	/* all passes so far */
+};
+
+#define MIGSEND_IOC_MAGIC	0xE7
+
+#define MIGSEND_IOC_VERSION	_IOR(MIGSEND_IOC_MAGIC, 0x00, struct migsend_version)
+#define MIGSEND_IOC_ADD_REGION	_IOW(MIGSEND_IOC_MAGIC, 0x01, struct migsend_region)
+#define MIGSEND_IOC_ADD_SOCK	_IOW(MIGSEND_IOC_MAGIC, 0x02, struct migsend_sock)
+#define MIGSEND_IOC_PASS_START	_IOW(MIGSEND_IOC_MAGIC, 0x03, struct migsend_pass)
+#define MIGSEND_IOC_PASS_WAIT	_IOR(MIGSEND_IOC_MAGIC, 0x04, struct migsend_pass_result)
+#define MIGSEND_IOC_PASS_CANCEL	_IO(MIGSEND_IOC_MAGIC, 0x05)
+#define MIGSEND_IOC_GET_STATS	_IOWR(MIGSEND_IOC_MAGIC, 0x06, struct migsend_stats)
+
+/*
+ * Opening /dev/migsend (mode 0600) also requires CAP_NET_ADMIN: EPERM
+ * without it.  Any other ioctl number gives ENOTTY.
+ */
+
+/* ---------------------------------------------------------------------
+ * Wire format: what the module writes to each data connection.
+ *
+ * A stream of records, each a 32-byte header followed by payload_len
+ * bytes of payload.  All fields are little-endian.  See docs/PROTOCOL.md.
+ */
+#define MIGSEND_WIRE_MAGIC	0x4d53524eU	/* "NRSM" on the wire: 4e 52 53 4d */
+#define MIGSEND_WIRE_VERSION	1
+
+enum migsend_rec_type {
+	/* npages pages at gpa; payload: npages * 4096 bytes of page data */
+	MIGSEND_REC_DATA = 1,
+	/* npages pages at gpa are all zero; no payload.  The receiver must
+	 * make them zero: a page may have held data in an earlier pass.
+	 */
+	MIGSEND_REC_ZERO = 2,
+	/* end of this connection's share of the pass; payload:
+	 * struct migsend_wire_end.  gpa and npages are 0.
+	 */
+	MIGSEND_REC_END = 3,
+};
+
+struct migsend_wire_hdr {
+	__le32 magic;		/* MIGSEND_WIRE_MAGIC */
+	__u8 version;		/* MIGSEND_WIRE_VERSION */
+	__u8 type;		/* enum migsend_rec_type */
+	__le16 flags;		/* 0 */
+	__le32 payload_len;	/* bytes that follow this header */
+	__le32 npages;		/* pages covered (DATA, ZERO), else 0 */
+	__le64 gpa;		/* guest-physical address (DATA, ZERO), else 0 */
+	__le64 pass;		/* pass number the record belongs to */
+};
+
+/* Payload of MIGSEND_REC_END: this connection's share of the pass. */
+struct migsend_wire_end {
+	__le64 records;		/* DATA and ZERO records before this END */
+	__le64 bytes;		/* their bytes, headers included */
+	__le64 data_pages;	/* pages in DATA records */
+	__le64 zero_pages;	/* pages in ZERO records */
+};
+
+#endif /* _UAPI_LINUX_MIGSEND_H */
