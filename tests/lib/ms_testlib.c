@@ -59,22 +59,44 @@ int ms_drop_cap(int cap)
 	return syscall(SYS_capset, &hdr, data);
 }
 
+/*
+ * iproute2's ip, by path: busybox's shell (the VM's /bin/sh) runs its own
+ * applet for a bare "ip", and that one knows no network namespaces.
+ */
+const char *ms_ip(void)
+{
+	static const char *const paths[] = {
+		"/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip",
+	};
+	unsigned int i;
+
+	for (i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
+		if (!access(paths[i], X_OK))
+			return paths[i];
+	return "ip";
+}
+
+/* Idempotent across processes: the harness forks for every test. */
 int ms_net_setup(void)
 {
-	static int done;
+	char cmd[1024];
+	const char *ip = ms_ip();
 
-	if (done)
+	if (!access("/run/netns/" MS_PEER_NETNS, F_OK))
 		return 0;
-	if (system("ip netns add " MS_PEER_NETNS " &&"
-		   " ip link add ms0 type veth peer name ms1 &&"
-		   " ip link set ms1 netns " MS_PEER_NETNS " &&"
-		   " ip addr add " MS_LOCAL_ADDR "/24 dev ms0 &&"
-		   " ip link set ms0 up &&"
-		   " ip -n " MS_PEER_NETNS " addr add " MS_PEER_ADDR "/24 dev ms1 &&"
-		   " ip -n " MS_PEER_NETNS " link set ms1 up &&"
-		   " ip -n " MS_PEER_NETNS " link set lo up"))
+	snprintf(cmd, sizeof(cmd),
+		 "%1$s netns add " MS_PEER_NETNS " &&"
+		 " %1$s link add ms0 type veth peer name ms1 &&"
+		 " %1$s link set ms1 netns " MS_PEER_NETNS " &&"
+		 " %1$s addr add " MS_LOCAL_ADDR "/24 dev ms0 &&"
+		 " %1$s link set ms0 up &&"
+		 " %1$s -n " MS_PEER_NETNS " addr add " MS_PEER_ADDR "/24 dev ms1 &&"
+		 " %1$s -n " MS_PEER_NETNS " link set ms1 up &&"
+		 " %1$s -n " MS_PEER_NETNS " link set lo up", ip);
+	if (system(cmd)) {
+		fprintf(stderr, "# cannot set up the peer network namespace\n");
 		return -1;
-	done = 1;
+	}
 	return 0;
 }
 
@@ -250,10 +272,18 @@ static int ms_read_full(int fd, void *buf, size_t len)
 	return 0;
 }
 
+/*
+ * The receiver gives up on the first error, as a real one aborts the
+ * migration: it shuts every connection down, so the sender sees it.
+ */
 static void ms_rx_fail(struct ms_rx *rx, int err, const char *what,
 		       const struct ms_rec *r)
 {
+	int i;
+
 	pthread_mutex_lock(&rx->lock);
+	for (i = 0; i < rx->nconns && !rx->error; i++)
+		shutdown(rx->conns[i].fd, SHUT_RDWR);
 	if (!rx->error) {
 		rx->error = err;
 		snprintf(rx->errmsg, sizeof(rx->errmsg),

@@ -24,6 +24,8 @@ long ms_slab_objects(const char *cache);
 /* Drop one capability from the effective set of the calling thread. */
 int ms_drop_cap(int cap);
 
+/* Path of iproute2's ip. */
+const char *ms_ip(void);
 /* Create the peer netns and a veth pair to it, once per process. */
 int ms_net_setup(void);
 /* @n connected TCP pairs: send_fds[i] here, recv_fds[i] in the peer netns. */

@@ -64,12 +64,13 @@ while read -r m _; do
 done <"$top/tests/vm/kmodules"
 cp "$ko" "$stage/lib/modules/$kver/migsend.ko"
 
-# Host tools the tests use, in /usr/bin ahead of busybox's applets.
-mkdir -p "$stage/usr/bin"
+# Host tools the tests use, at the same paths as on the host.  Busybox's
+# shell prefers its own applets to $PATH: the tests call these by path.
 while read -r t _; do
 	case $t in ''|'#'*) continue ;; esac
 	path=$(command -v "$t") || { echo "vm: tool $t not found on the host" >&2; exit 2; }
-	cp -L "$path" "$stage/usr/bin/$t"
+	mkdir -p "$stage$(dirname "$path")"
+	cp -L "$path" "$stage$path"
 done <"$top/tests/vm/tools"
 
 # The payload, and the shared libraries of every executable in it.
@@ -85,7 +86,7 @@ copy_libs() {
 }
 while IFS= read -r -d '' f; do
 	if head -c4 "$f" | grep -q ELF; then copy_libs "$f"; fi
-done < <(find "$stage/payload" "$stage/usr/bin" -type f -perm -u+x -print0)
+done < <(find "$stage/payload" "$stage/usr" -type f -perm -u+x -print0)
 # The libc ships its loader under /lib64 as well.
 [ -e /lib64/ld-linux-x86-64.so.2 ] && mkdir -p "$stage/lib64" &&
 	cp -L /lib64/ld-linux-x86-64.so.2 "$stage/lib64/"
