@@ -162,18 +162,26 @@ static int __init ms_init(void)
 	err = ms_session_init();
 	if (err)
 		return err;
+	err = ms_nl_init();
+	if (err)
+		goto session_exit;
 	err = misc_register(&ms_miscdev);
-	if (err) {
-		ms_session_exit();
-		return err;
-	}
+	if (err)
+		goto nl_exit;
 	pr_info("version %s loaded\n", MIGSEND_MODULE_VERSION);
 	return 0;
+
+nl_exit:
+	ms_nl_exit();
+session_exit:
+	ms_session_exit();
+	return err;
 }
 
 static void __exit ms_exit(void)
 {
 	misc_deregister(&ms_miscdev);
+	ms_nl_exit();
 	ms_session_exit();
 }
 

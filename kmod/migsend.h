@@ -6,6 +6,7 @@
  *   pass.c     pass control and work sharing (the bitmap cursor)
  *   mem.c      guest-memory page lookup: holes, swap, THP, hugetlbfs
  *   tx.c       per-connection sender thread, records, zero-copy send
+ *   netlink.c  generic netlink family: session dump and events
  */
 #ifndef MIGSEND_H
 #define MIGSEND_H
@@ -148,7 +149,8 @@ struct ms_conn {
 struct ms_session {
 	struct mutex lock;		/* regions, conns, pass start/cancel */
 	unsigned int id;
-	struct list_head global_node;
+	u32 pid;			/* tgid of the opener */
+	struct list_head global_node;	/* ms_all_sessions, ms_global_lock */
 
 	struct ms_region *regions;	/* sorted by gpa */
 	unsigned int nregions;
@@ -170,8 +172,13 @@ void ms_session_destroy(struct ms_session *s);
 int ms_session_add_region(struct ms_session *s, const struct migsend_region *r);
 int ms_session_add_sock(struct ms_session *s, const struct migsend_sock *a);
 const struct ms_region *ms_session_find_region(const struct ms_session *s, u64 gpa);
+void ms_session_snapshot(struct ms_session *s, struct migsend_stats *st);
 int ms_session_init(void);
 void ms_session_exit(void);
+/* The list of live sessions, under ms_global_lock (netlink dumps). */
+void ms_global_lock_acquire(void);
+void ms_global_lock_release(void);
+struct list_head *ms_session_list(void);
 
 /* pass.c */
 int ms_pass_start(struct ms_session *s, const struct migsend_pass *a);
@@ -179,6 +186,7 @@ int ms_pass_wait(struct ms_session *s, bool nonblock, struct migsend_pass_result
 void ms_pass_cancel(struct ms_session *s, int error);
 bool ms_pass_running(struct ms_session *s);
 int ms_pass_get_stats(struct ms_session *s, struct migsend_stats *st);
+void ms_conn_stats_read(struct ms_conn *c, struct migsend_conn_stats *cs);
 int ms_pass_take_span(struct ms_pass *p, u64 *words, u64 *base, struct ms_span *span);
 void ms_pass_fail(struct ms_pass *p, int error);
 void ms_pass_conn_done(struct ms_session *s);
@@ -196,6 +204,13 @@ int ms_mem_lookup(struct ms_conn *c, const struct ms_region *r, u64 off,
 void ms_mem_release(struct ms_conn *c);
 int ms_mem_check_region(struct file *file, u64 offset, u64 len,
 			struct ms_region *r);
+
+/* netlink.c */
+int ms_nl_init(void);
+void ms_nl_exit(void);
+void ms_nl_event_pass_done(struct ms_session *s);
+void ms_nl_event_conn_dead(struct ms_conn *c);
+void ms_nl_event_session_closed(struct ms_session *s);
 
 /* tx.c */
 int ms_conn_thread(void *arg);

@@ -181,6 +181,7 @@ void ms_pass_conn_done(struct ms_session *s)
 	spin_unlock(&s->state_lock);
 	mmdrop(mm);
 	wake_up_all(&s->done_wq);
+	ms_nl_event_pass_done(s);
 }
 
 static void ms_pass_result(struct ms_session *s, struct migsend_pass_result *r)
@@ -294,7 +295,7 @@ static void ms_counters_read(struct migsend_counters *c, struct ms_pass *p)
 	c->errors = atomic_read(&p->error) ? 1 : 0;
 }
 
-static void ms_conn_stats_read(struct ms_conn *c, struct migsend_conn_stats *cs)
+void ms_conn_stats_read(struct ms_conn *c, struct migsend_conn_stats *cs)
 {
 	memset(cs, 0, sizeof(*cs));
 	cs->wire_bytes = READ_ONCE(c->wire_bytes);
@@ -303,6 +304,27 @@ static void ms_conn_stats_read(struct ms_conn *c, struct migsend_conn_stats *cs)
 	cs->pass_wire_bytes = READ_ONCE(c->last_pass_bytes);
 	cs->error = -READ_ONCE(c->error);
 	cs->flags = READ_ONCE(c->failed) ? MIGSEND_CONN_FAILED : 0;
+}
+
+/*
+ * The session's pass state and counters, without its connections: under
+ * state_lock only, so it can be taken from netlink and the threads too.
+ */
+void ms_session_snapshot(struct ms_session *s, struct migsend_stats *st)
+{
+	spin_lock(&s->state_lock);
+	st->nregions = READ_ONCE(s->nregions);
+	st->pass = s->pass.number;
+	st->state = s->pass.state;
+	st->error = -atomic_read(&s->pass.error);
+	if (st->state == MIGSEND_STATE_RUNNING)
+		st->error = 0;
+	if (s->pass_started)
+		ms_counters_read(&st->last, &s->pass);
+	else
+		memset(&st->last, 0, sizeof(st->last));
+	st->total = s->total;
+	spin_unlock(&s->state_lock);
 }
 
 int ms_pass_get_stats(struct ms_session *s, struct migsend_stats *st)
@@ -317,7 +339,6 @@ int ms_pass_get_stats(struct ms_session *s, struct migsend_stats *st)
 		return -EINVAL;
 
 	mutex_lock(&s->lock);
-	st->nregions = s->nregions;
 	st->nconns = s->nconns;
 	for (i = 0; i < s->nconns && i < want; i++) {
 		ms_conn_stats_read(s->conns[i], &cs);
@@ -326,18 +347,7 @@ int ms_pass_get_stats(struct ms_session *s, struct migsend_stats *st)
 			break;
 		}
 	}
-	spin_lock(&s->state_lock);
-	st->pass = s->pass.number;
-	st->state = s->pass.state;
-	st->error = -atomic_read(&s->pass.error);
-	if (st->state == MIGSEND_STATE_RUNNING)
-		st->error = 0;
-	if (s->pass_started)
-		ms_counters_read(&st->last, &s->pass);
-	else
-		memset(&st->last, 0, sizeof(st->last));
-	st->total = s->total;
-	spin_unlock(&s->state_lock);
+	ms_session_snapshot(s, st);
 	mutex_unlock(&s->lock);
 	return err;
 }

@@ -21,6 +21,7 @@
 
 static DEFINE_MUTEX(ms_global_lock);
 static LIST_HEAD(ms_all_conns);
+static LIST_HEAD(ms_all_sessions);
 static DEFINE_IDA(ms_session_ida);
 static struct kmem_cache *ms_session_cache;
 
@@ -41,10 +42,15 @@ struct ms_session *ms_session_create(void)
 		goto free_pass;
 	}
 	s->id = id;
+	s->pid = task_tgid_nr(current);
 	mutex_init(&s->lock);
 	spin_lock_init(&s->state_lock);
 	init_waitqueue_head(&s->work_wq);
 	init_waitqueue_head(&s->done_wq);
+
+	mutex_lock(&ms_global_lock);
+	list_add_tail(&s->global_node, &ms_all_sessions);
+	mutex_unlock(&ms_global_lock);
 	return s;
 
 free_pass:
@@ -78,6 +84,10 @@ void ms_session_destroy(struct ms_session *s)
 {
 	unsigned int i;
 
+	mutex_lock(&ms_global_lock);
+	list_del(&s->global_node);
+	mutex_unlock(&ms_global_lock);
+
 	/* Stop a running pass; the threads see it within MS_SNDTIMEO. */
 	ms_pass_cancel(s, -ECANCELED);
 	for (i = 0; i < s->nconns; i++)
@@ -86,6 +96,7 @@ void ms_session_destroy(struct ms_session *s)
 		fput(s->regions[i].file);
 	kfree(s->regions);
 	ms_pass_free(&s->pass);
+	ms_nl_event_session_closed(s);
 	ida_free(&ms_session_ida, s->id);
 	mutex_destroy(&s->lock);
 	kmem_cache_free(ms_session_cache, s);
@@ -314,6 +325,21 @@ int ms_session_add_sock(struct ms_session *s, const struct migsend_sock *a)
 put_sock:
 	sockfd_put(sock);
 	return err;
+}
+
+void ms_global_lock_acquire(void)
+{
+	mutex_lock(&ms_global_lock);
+}
+
+void ms_global_lock_release(void)
+{
+	mutex_unlock(&ms_global_lock);
+}
+
+struct list_head *ms_session_list(void)
+{
+	return &ms_all_sessions;
 }
 
 int ms_session_init(void)

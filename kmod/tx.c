@@ -161,6 +161,7 @@ static void ms_conn_break(struct ms_conn *c, int error)
 	WRITE_ONCE(c->error, error);
 	WRITE_ONCE(c->failed, true);
 	kernel_sock_shutdown(c->sock, SHUT_WR);
+	ms_nl_event_conn_dead(c);
 }
 
 static int ms_tx_flush(struct ms_conn *c, bool more)

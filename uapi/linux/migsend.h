@@ -302,4 +302,157 @@ struct migsend_wire_end {
 	__le64 zero_pages;	/* pages in ZERO records */
 };
 
+/* ---------------------------------------------------------------------
+ * Control protocol: spoken by userspace on the control connection and, for
+ * the greeting and the ACKs, on the data connections.  Every message is a
+ * 16-byte header and len bytes of payload; little-endian.  See
+ * docs/PROTOCOL.md.
+ */
+#define MIGSEND_CTL_MAGIC	0x5443534dU	/* "MSCT" on the wire */
+#define MIGSEND_CTL_VERSION	1
+#define MIGSEND_TOKEN_LEN	32
+#define MIGSEND_CTL_MAX_PAYLOAD	(64U << 20)	/* largest message: 64 MiB */
+#define MIGSEND_REASON_MAX	256		/* bytes of an error text */
+
+enum migsend_ctl_type {
+	/* control connection, sender -> receiver */
+	MIGSEND_CTL_HELLO = 1,		/* migsend_ctl_hello + regions */
+	MIGSEND_CTL_STATE = 2,		/* the VMM's opaque device state */
+	MIGSEND_CTL_COMPLETE = 3,	/* migsend_ctl_complete */
+	/* control connection, receiver -> sender */
+	MIGSEND_CTL_WELCOME = 4,	/* handshake accepted; no payload */
+	MIGSEND_CTL_DONE = 5,		/* last pass applied, state taken */
+	/* control connection, either way */
+	MIGSEND_CTL_ABORT = 6,		/* migsend_ctl_abort + reason */
+	/* data connection, sender -> receiver, before any record */
+	MIGSEND_CTL_JOIN = 7,		/* migsend_ctl_join */
+	/* data connection, receiver -> sender */
+	MIGSEND_CTL_JOINED = 8,		/* no payload */
+	MIGSEND_CTL_ACK = 9,		/* migsend_ctl_ack */
+};
+
+struct migsend_ctl_hdr {
+	__le32 magic;		/* MIGSEND_CTL_MAGIC */
+	__le16 type;		/* enum migsend_ctl_type */
+	__le16 version;		/* MIGSEND_CTL_VERSION */
+	__le32 len;		/* payload bytes, <= MIGSEND_CTL_MAX_PAYLOAD */
+	__le32 reserved;	/* 0 */
+};
+
+/* One region of the guest-physical layout, in HELLO. */
+struct migsend_ctl_region {
+	__le64 gpa;
+	__le64 len;
+};
+
+struct migsend_ctl_hello {
+	__le32 wire_version;	/* MIGSEND_WIRE_VERSION of the records */
+	__le32 page_size;	/* MIGSEND_PAGE_SIZE */
+	__le32 nconns;		/* data connections that will JOIN */
+	__le32 nregions;	/* migsend_ctl_region entries that follow */
+	__u8 token[MIGSEND_TOKEN_LEN];	/* random, per migration */
+	__le64 total_bytes;	/* sum of the regions' lengths */
+};
+
+struct migsend_ctl_join {
+	__u8 token[MIGSEND_TOKEN_LEN];
+	__le32 index;		/* 0 .. nconns - 1 */
+	__le32 reserved;	/* 0 */
+};
+
+/* Cumulative, sent by the receiver on each data connection. */
+struct migsend_ctl_ack {
+	__le64 end_pass;	/* passes whose END this connection applied,
+				 * as last pass number + 1; 0: none yet
+				 */
+	__le64 bytes;		/* record bytes applied on this connection */
+	__le64 records;		/* records applied on this connection */
+};
+
+struct migsend_ctl_complete {
+	__le64 last_pass;	/* the final pass number */
+};
+
+struct migsend_ctl_abort {
+	__le32 error;		/* positive errno */
+	__le32 reserved;	/* 0 */
+	/* followed by up to MIGSEND_REASON_MAX bytes of text, not terminated */
+};
+
+/* ---------------------------------------------------------------------
+ * Generic netlink family MIGSEND_GENL_NAME (admin only: CAP_NET_ADMIN).
+ *
+ * MIGSEND_CMD_GET_SESSION, dump: one message per live session with its
+ * attributes.  Multicast group MIGSEND_GENL_MCGRP_EVENTS: MIGSEND_CMD_EVENT
+ * messages with MIGSEND_A_EVENT and the session's identity.
+ */
+#define MIGSEND_GENL_NAME		"migsend"
+#define MIGSEND_GENL_VERSION		1
+#define MIGSEND_GENL_MCGRP_EVENTS	"events"
+
+enum migsend_genl_cmd {
+	MIGSEND_CMD_UNSPEC,
+	MIGSEND_CMD_GET_SESSION,	/* dump */
+	MIGSEND_CMD_EVENT,		/* multicast only */
+	__MIGSEND_CMD_MAX,
+};
+
+#define MIGSEND_CMD_MAX (__MIGSEND_CMD_MAX - 1)
+
+enum migsend_event {
+	MIGSEND_EVENT_PASS_DONE = 1,	/* a pass ended: state, error, counters */
+	MIGSEND_EVENT_CONN_DEAD = 2,	/* a connection failed: CONN nest */
+	MIGSEND_EVENT_SESSION_CLOSED = 3,
+};
+
+enum migsend_attr {
+	MIGSEND_A_UNSPEC,
+	MIGSEND_A_PAD,
+	MIGSEND_A_SESSION_ID,		/* u32 */
+	MIGSEND_A_PID,			/* u32: tgid of the process that opened it */
+	MIGSEND_A_PASS,			/* u64 */
+	MIGSEND_A_STATE,		/* u32: enum migsend_pass_state */
+	MIGSEND_A_ERROR,		/* u32: positive errno */
+	MIGSEND_A_NREGIONS,		/* u32 */
+	MIGSEND_A_NCONNS,		/* u32 */
+	MIGSEND_A_LAST,			/* nest: MIGSEND_C_*, the last pass */
+	MIGSEND_A_TOTAL,		/* nest: MIGSEND_C_*, all passes */
+	MIGSEND_A_CONN,			/* nest: MIGSEND_CONN_A_*, repeated */
+	MIGSEND_A_EVENT,		/* u32: enum migsend_event */
+	__MIGSEND_A_MAX,
+};
+
+#define MIGSEND_A_MAX (__MIGSEND_A_MAX - 1)
+
+/* In MIGSEND_A_LAST and MIGSEND_A_TOTAL: struct migsend_counters' fields. */
+enum migsend_counter_attr {
+	MIGSEND_C_UNSPEC,
+	MIGSEND_C_PAD,
+	MIGSEND_C_DIRTY_PAGES,		/* u64 each */
+	MIGSEND_C_ZERO_PAGES_HOLE,
+	MIGSEND_C_ZERO_PAGES_SCANNED,
+	MIGSEND_C_DATA_PAGES,
+	MIGSEND_C_RECORDS,
+	MIGSEND_C_WIRE_BYTES,
+	MIGSEND_C_ELAPSED_NS,
+	MIGSEND_C_ERRORS,
+	__MIGSEND_C_MAX,
+};
+
+#define MIGSEND_C_MAX (__MIGSEND_C_MAX - 1)
+
+enum migsend_conn_attr {
+	MIGSEND_CONN_A_UNSPEC,
+	MIGSEND_CONN_A_PAD,
+	MIGSEND_CONN_A_INDEX,		/* u32 */
+	MIGSEND_CONN_A_WIRE_BYTES,	/* u64 */
+	MIGSEND_CONN_A_RECORDS,		/* u64 */
+	MIGSEND_CONN_A_BUSY_NS,		/* u64 */
+	MIGSEND_CONN_A_ERROR,		/* u32: positive errno, 0 when healthy */
+	MIGSEND_CONN_A_FAILED,		/* flag */
+	__MIGSEND_CONN_A_MAX,
+};
+
+#define MIGSEND_CONN_A_MAX (__MIGSEND_CONN_A_MAX - 1)
+
 #endif /* _UAPI_LINUX_MIGSEND_H */
