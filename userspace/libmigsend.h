@@ -1,14 +1,28 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * libmigsend: the C library a VMM links to drive /dev/migsend.
+ * libmigsend: the C library a VMM links to migrate guest memory with the
+ * migsend kernel module.
  *
- * Every call returns 0 (or a non-negative value) on success and a negative
- * errno on failure; migsend_last_error() then gives a message the caller
- * can show, for the calling thread.
+ * Source side:  migsend_session_open() -> migsend_add_region() for each
+ * guest-memory region -> migsend_sender_connect() to the destination ->
+ * migsend_sender_pass() for each pass (or migsend_precopy_run() for the
+ * whole pre-copy loop) -> migsend_sender_send_state() ->
+ * migsend_sender_complete() -> migsend_sender_close() and
+ * migsend_session_close().
+ *
+ * Destination side: migsend_receive() accepts the connections, applies
+ * the passes to its own memfds and returns once the migration completed
+ * or failed.
+ *
+ * Errors: every call returns 0 (or a non-negative value) on success and a
+ * negative errno on failure; migsend_last_error() then gives a message the
+ * caller can show, for the calling thread.
  */
 #ifndef LIBMIGSEND_H
 #define LIBMIGSEND_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <linux/migsend.h>
 
@@ -16,7 +30,17 @@
 extern "C" {
 #endif
 
+/* The message of the calling thread's last failed call. */
+const char *migsend_last_error(void);
+
+/* ----- sessions on /dev/migsend ------------------------------------- */
+
 struct migsend_session;
+
+struct migsend_layout_region {
+	uint64_t gpa;
+	uint64_t len;
+};
 
 /* Open a session on /dev/migsend (or on @dev_path when not NULL). */
 int migsend_session_open(struct migsend_session **out, const char *dev_path);
@@ -24,6 +48,7 @@ void migsend_session_close(struct migsend_session *s);
 int migsend_session_fd(const struct migsend_session *s);
 
 int migsend_get_version(struct migsend_session *s, struct migsend_version *v);
+/* Register guest memory; the library remembers the layout for the handshake. */
 int migsend_add_region(struct migsend_session *s, int fd, uint64_t offset,
 		       uint64_t gpa, uint64_t len);
 /* Returns the connection's index. */
@@ -34,8 +59,214 @@ int migsend_pass_cancel(struct migsend_session *s);
 int migsend_get_stats(struct migsend_session *s, struct migsend_stats *st,
 		      struct migsend_conn_stats *conns, uint32_t nconns);
 
-/* The message of the calling thread's last failed call. */
-const char *migsend_last_error(void);
+/* ----- the source: connections, passes, completion -------------------- */
+
+struct migsend_sender;
+
+struct migsend_sender_opts {
+	const char *host;		/* destination */
+	const char *port;
+	unsigned int nconns;		/* data connections, 1..128 */
+	unsigned int connect_timeout_ms;	/* 0: 5000 */
+	unsigned int pass_timeout_ms;	/* no progress on a connection: 0: 30000 */
+};
+
+/*
+ * Connect the control connection, hand over the layout and a fresh random
+ * token, connect and join the data connections, and only then hand the
+ * data sockets to the kernel.  Errors: EHOSTUNREACH, ECONNREFUSED,
+ * ETIMEDOUT (destination unreachable), EACCES (token refused), EPROTO
+ * (not a migsend receiver or an incompatible one).
+ */
+int migsend_sender_connect(struct migsend_session *s,
+			   const struct migsend_sender_opts *o,
+			   struct migsend_sender **out);
+
+struct migsend_pass_info {
+	uint64_t pass;
+	uint64_t dirty_pages;
+	uint64_t data_pages;
+	uint64_t zero_pages;		/* holes and scanned */
+	uint64_t wire_bytes;
+	uint64_t elapsed_ns;		/* kernel: start to last END written */
+};
+
+/*
+ * Send one pass and wait until the kernel has written all of it.  Does not
+ * wait for the receiver's ACKs (see migsend_sender_wait_acked()): the next
+ * pass may start at once.  Errors: ECONNABORTED (the receiver aborted: see
+ * the message), ECONNRESET/EPIPE (a connection was lost), ETIMEDOUT,
+ * ECANCELED (migsend_sender_cancel()).
+ */
+int migsend_sender_pass(struct migsend_sender *snd, uint64_t pass,
+			const uint64_t *bitmap, uint64_t gpa, uint64_t npages,
+			uint32_t flags, struct migsend_pass_info *info);
+/* Wait until every connection acknowledged the END of @pass. */
+int migsend_sender_wait_acked(struct migsend_sender *snd, uint64_t pass,
+			      int timeout_ms);
+/* Cancel a running pass from another thread. */
+void migsend_sender_cancel(struct migsend_sender *snd);
+int migsend_sender_send_state(struct migsend_sender *snd, const void *blob,
+			      size_t len);
+/* The migration is complete after @last_pass: wait for the destination. */
+int migsend_sender_complete(struct migsend_sender *snd, uint64_t last_pass,
+			    int timeout_ms);
+/* Tell the destination that the migration is abandoned, and why. */
+void migsend_sender_abort(struct migsend_sender *snd, int error,
+			  const char *reason);
+void migsend_sender_close(struct migsend_sender *snd);
+/* Wire bytes the receiver acknowledged so far, over all connections. */
+uint64_t migsend_sender_acked_bytes(struct migsend_sender *snd);
+
+/* ----- the destination ------------------------------------------------ */
+
+struct migsend_hello {
+	uint32_t nconns;
+	uint32_t nregions;
+	uint64_t total_bytes;
+	uint8_t token[MIGSEND_TOKEN_LEN];
+	struct migsend_layout_region regions[MIGSEND_MAX_REGIONS];
+};
+
+struct migsend_receiver_opts {
+	const char *host;		/* listen address, NULL: any */
+	const char *port;
+	int listen_fd;			/* >= 0: use this listening socket instead */
+	unsigned int timeout_ms;	/* silence on the control connection: 0: 60000 */
+	bool hash;			/* hash all memory at the end */
+	/* Called for every line worth logging (refused connections ...). */
+	void (*log)(void *ctx, const char *line);
+	void *log_ctx;
+};
+
+struct migsend_receiver_result {
+	uint64_t last_pass;
+	uint64_t passes;
+	uint64_t bytes;			/* record bytes received */
+	uint64_t data_pages;
+	uint64_t zero_pages;
+	uint64_t refused;		/* connections refused */
+	uint64_t hash;			/* with opts.hash */
+	uint32_t nregions;
+	struct migsend_layout_region regions[MIGSEND_MAX_REGIONS];
+	int memfds[MIGSEND_MAX_REGIONS];	/* the destination memory */
+	void *state;			/* the device state, malloc()ed */
+	size_t state_len;
+};
+
+/*
+ * Run the destination side of one migration: returns 0 once the last pass
+ * is fully applied and the sender's COMPLETE arrived, with the memory in
+ * res->memfds (owned by the caller, as is res->state).  On failure
+ * (ECONNABORTED: the sender aborted or went away; EBADMSG/ERANGE: a bad
+ * record; ...) nothing in @res counts as migrated and the memory is freed.
+ */
+int migsend_receive(const struct migsend_receiver_opts *o,
+		    struct migsend_receiver_result *res);
+void migsend_receiver_result_free(struct migsend_receiver_result *res);
+
+/* ----- memory hash ---------------------------------------------------- */
+
+/*
+ * XXH3-64 of the memory behind @fds, region after region, read with
+ * pread() so that holes are not allocated.
+ */
+int migsend_hash_memory(const int *fds, const uint64_t *offsets,
+			const uint64_t *lens, unsigned int n, uint64_t *hash);
+
+/* ----- a guest simulator, for demos and tests -------------------------- */
+
+struct migsend_sim;
+
+struct migsend_sim_opts {
+	uint64_t size;			/* bytes, a multiple of 4 KiB */
+	double zero_ratio;		/* fraction of pages that are zero */
+	uint64_t dirty_rate;		/* pages written per second */
+	uint64_t seed;
+};
+
+/* A memfd filled as asked; a writer thread dirties pages from start on. */
+int migsend_sim_create(const struct migsend_sim_opts *o, struct migsend_sim **out);
+int migsend_sim_fd(const struct migsend_sim *sim);
+uint64_t migsend_sim_npages(const struct migsend_sim *sim);
+/* Get and clear the dirty log, as KVM's; valid until the next call. */
+const uint64_t *migsend_sim_take_dirty(struct migsend_sim *sim);
+/* Stop the writer: the paused VM of the final pass. */
+void migsend_sim_pause(struct migsend_sim *sim);
+void migsend_sim_destroy(struct migsend_sim *sim);
+
+/* ----- the pre-copy loop ---------------------------------------------- */
+
+enum migsend_timeout_strategy {
+	MIGSEND_TIMEOUT_CANCEL,		/* give up: ETIMEDOUT */
+	MIGSEND_TIMEOUT_PROCEED,	/* run the final pass anyway */
+};
+
+struct migsend_precopy_report {
+	struct migsend_pass_info info;
+	uint64_t estimate_ns;		/* predicted time of the next pass */
+	bool final;
+};
+
+struct migsend_precopy_opts {
+	uint64_t downtime_ms;		/* 0: 300 */
+	unsigned int max_passes;	/* 0: 30 */
+	uint64_t timeout_ms;		/* 0: none */
+	enum migsend_timeout_strategy timeout_strategy;
+	uint32_t pass_flags;		/* MIGSEND_PASS_* */
+	/* Called before every pass with its dirty page count, and after it. */
+	void (*on_pass_start)(void *ctx, uint64_t pass, uint64_t dirty_pages);
+	void (*on_pass)(void *ctx, const struct migsend_precopy_report *r);
+	void *ctx;
+	/* Device state sent after the final pass. */
+	const void *state;
+	size_t state_len;
+};
+
+struct migsend_precopy_result {
+	uint64_t passes;
+	uint64_t downtime_ns;		/* pause to destination's DONE */
+	uint64_t total_ns;
+	uint64_t wire_bytes;
+	bool timed_out;
+};
+
+/* Migrate a simulated guest (one region at gpa 0) over @snd. */
+int migsend_precopy_run(struct migsend_sender *snd, struct migsend_sim *sim,
+			const struct migsend_precopy_opts *o,
+			struct migsend_precopy_result *res);
+
+/* ----- netlink: stats and events (libnl-3) ----------------------------- */
+
+struct migsend_nl_session {
+	uint32_t id;
+	uint32_t pid;
+	uint64_t pass;
+	uint32_t state;
+	uint32_t error;
+	uint32_t nregions;
+	uint32_t nconns;
+	struct migsend_counters last;
+	struct migsend_counters total;
+};
+
+struct migsend_nl_event {
+	uint32_t event;			/* enum migsend_event */
+	uint32_t session;
+	uint32_t pid;
+	uint64_t pass;
+	uint32_t state;
+	uint32_t error;
+	int32_t conn;			/* CONN_DEAD: index, else -1 */
+	uint64_t wire_bytes;		/* PASS_DONE: the pass's */
+};
+
+/* Call @cb for each live session; returns the count or -errno. */
+int migsend_nl_dump(void (*cb)(void *ctx, const struct migsend_nl_session *s),
+		    void *ctx);
+/* Call @cb for each event until it returns non-zero or @max_events seen. */
+int migsend_nl_monitor(int (*cb)(void *ctx, const struct migsend_nl_event *e),
+		       void *ctx, unsigned int max_events, int timeout_ms);
 
 #ifdef __cplusplus
 }

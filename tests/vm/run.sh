@@ -94,6 +94,8 @@ done < <(find "$stage/payload" "$stage/usr" -type f -perm -u+x -print0)
 cp "$top/tests/vm/init" "$stage/init"
 chmod +x "$stage/init"
 echo "$script" >"$stage/payload/.script"
+# Settings for the guest scripts: DEMO_*, BENCH_* and MS_* variables.
+env | grep -E '^(DEMO|BENCH|MS)_[A-Z_]*=' >"$stage/payload/.env" || true
 
 initrd=$top/build/$kver/initrd.cpio.gz
 (cd "$stage" && find . | cpio -o -H newc --quiet | gzip -1) >"$initrd"

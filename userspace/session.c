@@ -1,39 +1,13 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-#include "libmigsend.h"
-
+/* Sessions on /dev/migsend: thin, checked wrappers of the ioctls. */
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-struct migsend_session {
-	int fd;
-};
-
-static _Thread_local char last_error[256];
-
-static int fail(int err, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(last_error, sizeof(last_error), fmt, ap);
-	va_end(ap);
-	if (n >= 0 && (size_t)n < sizeof(last_error))
-		snprintf(last_error + n, sizeof(last_error) - n, ": %s",
-			 strerror(err));
-	return -err;
-}
-
-const char *migsend_last_error(void)
-{
-	return last_error;
-}
+#include "internal.h"
 
 int migsend_session_open(struct migsend_session **out, const char *dev_path)
 {
@@ -43,16 +17,18 @@ int migsend_session_open(struct migsend_session **out, const char *dev_path)
 
 	s = calloc(1, sizeof(*s));
 	if (!s)
-		return fail(ENOMEM, "cannot allocate a session");
+		return ms_fail(ENOMEM, "cannot allocate a session");
 	s->fd = open(path, O_RDWR | O_CLOEXEC);
 	if (s->fd < 0) {
 		err = errno;
 		free(s);
-		if (err == ENOENT)
-			return fail(err, "%s does not exist: is the migsend module loaded? (modprobe migsend, or insmod migsend.ko)", path);
+		if (err == ENOENT || err == ENXIO || err == ENODEV)
+			return ms_fail(ENOENT, "%s is missing: the migsend module is not loaded (load it with 'modprobe migsend' or 'insmod migsend.ko')",
+				       path);
 		if (err == EPERM || err == EACCES)
-			return fail(err, "cannot open %s: root with CAP_NET_ADMIN is needed", path);
-		return fail(err, "cannot open %s", path);
+			return ms_fail(err, "cannot open %s: root with CAP_NET_ADMIN is needed",
+				       path);
+		return ms_fail(err, "cannot open %s", path);
 	}
 	*out = s;
 	return 0;
@@ -76,12 +52,26 @@ static int ms_ioctl(struct migsend_session *s, unsigned long cmd, void *arg,
 {
 	int ret = ioctl(s->fd, cmd, arg);
 
-	return ret < 0 ? fail(errno, "%s", what) : ret;
+	return ret < 0 ? ms_fail(errno, "%s", what) : ret;
 }
 
 int migsend_get_version(struct migsend_session *s, struct migsend_version *v)
 {
 	return ms_ioctl(s, MIGSEND_IOC_VERSION, v, "reading the module version");
+}
+
+/* Keep the layout sorted by gpa, for the handshake. */
+static void ms_layout_insert(struct migsend_session *s, uint64_t gpa, uint64_t len)
+{
+	unsigned int i = s->nregions;
+
+	while (i > 0 && s->regions[i - 1].gpa > gpa) {
+		s->regions[i] = s->regions[i - 1];
+		i--;
+	}
+	s->regions[i].gpa = gpa;
+	s->regions[i].len = len;
+	s->nregions++;
 }
 
 int migsend_add_region(struct migsend_session *s, int fd, uint64_t offset,
@@ -90,8 +80,11 @@ int migsend_add_region(struct migsend_session *s, int fd, uint64_t offset,
 	struct migsend_region r = {
 		.fd = fd, .offset = offset, .gpa = gpa, .len = len,
 	};
+	int err = ms_ioctl(s, MIGSEND_IOC_ADD_REGION, &r, "adding a memory region");
 
-	return ms_ioctl(s, MIGSEND_IOC_ADD_REGION, &r, "adding a memory region");
+	if (!err)
+		ms_layout_insert(s, gpa, len);
+	return err;
 }
 
 int migsend_add_socket(struct migsend_session *s, int sock_fd)
@@ -108,7 +101,12 @@ int migsend_pass_start(struct migsend_session *s, const struct migsend_pass *p)
 
 int migsend_pass_wait(struct migsend_session *s, struct migsend_pass_result *r)
 {
-	return ms_ioctl(s, MIGSEND_IOC_PASS_WAIT, r, "waiting for the pass");
+	int ret;
+
+	do {
+		ret = ioctl(s->fd, MIGSEND_IOC_PASS_WAIT, r);
+	} while (ret < 0 && errno == EINTR);
+	return ret < 0 ? ms_fail(errno, "waiting for the pass") : 0;
 }
 
 int migsend_pass_cancel(struct migsend_session *s)

@@ -1,0 +1,40 @@
+#!/bin/sh
+# The main job, inside the VM: two network namespaces joined by veth, a
+# destination running 'migsend recv' in one and 'migsend send' migrating a
+# simulated guest with a dirtying writer from the other; both print their
+# memory hash, which must match.
+#   DEMO_SIZE (1G), DEMO_CONNS (4), DEMO_RATE (pages/s, 20000), DEMO_ZERO (0.5)
+here=$(cd "$(dirname "$0")" && pwd)
+IP=/usr/sbin/ip
+[ -x $IP ] || IP=ip
+size=${DEMO_SIZE:-1G} conns=${DEMO_CONNS:-4} rate=${DEMO_RATE:-20000} zero=${DEMO_ZERO:-0.5}
+
+insmod "/lib/modules/$(uname -r)/migsend.ko" || { echo "DEMO-FAILED: cannot load migsend.ko"; exit 1; }
+$IP netns add mssrc && $IP netns add msdst &&
+	$IP link add msa netns mssrc type veth peer name msb netns msdst &&
+	$IP -n mssrc addr add 10.78.0.1/24 dev msa && $IP -n msdst addr add 10.78.0.2/24 dev msb &&
+	$IP -n mssrc link set msa up && $IP -n msdst link set msb up &&
+	$IP -n mssrc link set lo up && $IP -n msdst link set lo up ||
+	{ echo "DEMO-FAILED: cannot set up the network namespaces"; exit 1; }
+
+echo "== destination: migsend recv --listen 10.78.0.2:7000 --hash (netns msdst)"
+$IP netns exec msdst "$here/migsend" recv --listen 10.78.0.2:7000 --hash >/tmp/recv.out 2>/tmp/recv.err &
+recv_pid=$!
+sleep 1
+echo "== source: migsend send --to 10.78.0.2:7000 --conns $conns --size $size --zero-ratio $zero --dirty-rate $rate --hash (netns mssrc)"
+$IP netns exec mssrc "$here/migsend" send --to 10.78.0.2:7000 --conns "$conns" \
+	--size "$size" --zero-ratio "$zero" --dirty-rate "$rate" --hash >/tmp/send.out 2>/tmp/send.err
+send_rc=$?
+wait $recv_pid
+recv_rc=$?
+sed 's/^/   source: /' /tmp/send.out /tmp/send.err
+sed 's/^/   destination: /' /tmp/recv.out /tmp/recv.err
+src=$(sed -n 's/^source memory hash: //p' /tmp/send.out)
+dst=$(sed -n 's/^destination memory hash: //p' /tmp/recv.out)
+rmmod migsend
+if [ $send_rc -eq 0 ] && [ $recv_rc -eq 0 ] && [ -n "$src" ] && [ "$src" = "$dst" ]; then
+	echo "DEMO-OK: the hashes match ($src)"
+	exit 0
+fi
+echo "DEMO-FAILED: send exit $send_rc, recv exit $recv_rc, hashes '$src' and '$dst'"
+exit 1

@@ -1,0 +1,178 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * The pre-copy loop: full pass, then passes of what was dirtied meanwhile,
+ * until the next pass is estimated to fit the downtime target; then the
+ * guest is paused and the final pass, the device state and COMPLETE go.
+ *
+ * The estimate is dirty pages x the wire bytes a dirty page cost in the
+ * last pass / the wire bytes per second of the last pass: zero pages
+ * skipped do not inflate it.
+ */
+#include <endian.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "internal.h"
+
+#define MS_DEFAULT_DOWNTIME_MS	300
+#define MS_DEFAULT_MAX_PASSES	30
+#define MS_COMPLETE_TIMEOUT_MS	60000
+
+static uint64_t ms_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+static uint64_t ms_count_bits(const uint64_t *w, uint64_t nbits)
+{
+	uint64_t i, n = 0;
+
+	for (i = 0; i < nbits / 64; i++)
+		n += __builtin_popcountll(w[i]);
+	if (nbits % 64)
+		n += __builtin_popcountll(le64toh(w[i]) & ((1ULL << (nbits % 64)) - 1));
+	return n;
+}
+
+static uint64_t *ms_copy_bits(const uint64_t *w, uint64_t nbits)
+{
+	size_t bytes = (nbits + 63) / 64 * sizeof(uint64_t);
+	uint64_t *copy = malloc(bytes);
+
+	if (copy)
+		memcpy(copy, w, bytes);
+	return copy;
+}
+
+static void ms_or_bits(uint64_t *dst, const uint64_t *src, uint64_t nbits)
+{
+	uint64_t i;
+
+	for (i = 0; i < (nbits + 63) / 64; i++)
+		dst[i] |= src[i];
+}
+
+struct ms_rate {
+	double wire_per_page;	/* wire bytes a dirty page cost */
+	double wire_per_ns;	/* wire bytes per nanosecond */
+};
+
+static uint64_t ms_estimate_ns(const struct ms_rate *r, uint64_t dirty)
+{
+	if (r->wire_per_ns <= 0)
+		return UINT64_MAX;
+	return (uint64_t)(dirty * r->wire_per_page / r->wire_per_ns);
+}
+
+static void ms_rate_update(struct ms_rate *r, const struct migsend_pass_info *i)
+{
+	if (i->dirty_pages)
+		r->wire_per_page = (double)i->wire_bytes / i->dirty_pages;
+	if (i->elapsed_ns && i->wire_bytes > (1ULL << 20))
+		r->wire_per_ns = (double)i->wire_bytes / i->elapsed_ns;
+}
+
+static int ms_run_pass(struct migsend_sender *snd, struct migsend_sim *sim,
+		       const struct migsend_precopy_opts *o, uint64_t pass,
+		       const uint64_t *bitmap, struct migsend_precopy_report *rep)
+{
+	uint64_t npages = migsend_sim_npages(sim);
+	int err;
+
+	if (o->on_pass_start)
+		o->on_pass_start(o->ctx, pass, ms_count_bits(bitmap, npages));
+	err = migsend_sender_pass(snd, pass, bitmap, 0, npages, o->pass_flags,
+				  &rep->info);
+	if (!err && o->on_pass)
+		o->on_pass(o->ctx, rep);
+	return err;
+}
+
+static bool ms_should_stop(const struct migsend_precopy_opts *o, unsigned int passes,
+			   uint64_t start, uint64_t estimate, bool *timed_out)
+{
+	uint64_t downtime = (o->downtime_ms ? o->downtime_ms : MS_DEFAULT_DOWNTIME_MS) * 1000000ULL;
+	unsigned int max = o->max_passes ? o->max_passes : MS_DEFAULT_MAX_PASSES;
+
+	if (o->timeout_ms && ms_now_ns() - start > o->timeout_ms * 1000000ULL) {
+		*timed_out = true;
+		return true;
+	}
+	return estimate <= downtime || passes + 1 >= max;
+}
+
+int migsend_precopy_run(struct migsend_sender *snd, struct migsend_sim *sim,
+			const struct migsend_precopy_opts *o,
+			struct migsend_precopy_result *res)
+{
+	struct migsend_precopy_report rep = { 0 };
+	struct ms_rate rate = { 0 };
+	const uint64_t *dirty;
+	uint64_t pass = 1, start = ms_now_ns(), paused, ndirty;
+	uint64_t *all, *final;
+	int err;
+
+	memset(res, 0, sizeof(*res));
+	/* Pass 1: everything; the dirty log starts now. */
+	all = malloc(((migsend_sim_npages(sim) + 63) / 64) * sizeof(uint64_t));
+	if (!all)
+		return ms_fail(ENOMEM, "the first pass's bitmap");
+	memset(all, 0xff, ((migsend_sim_npages(sim) + 63) / 64) * sizeof(uint64_t));
+	migsend_sim_take_dirty(sim);
+	err = ms_run_pass(snd, sim, o, pass, all, &rep);
+	free(all);
+	if (err)
+		return err;
+	res->wire_bytes += rep.info.wire_bytes;
+	ms_rate_update(&rate, &rep.info);
+
+	for (;;) {
+		dirty = migsend_sim_take_dirty(sim);
+		ndirty = ms_count_bits(dirty, migsend_sim_npages(sim));
+		rep.estimate_ns = ms_estimate_ns(&rate, ndirty);
+		if (ms_should_stop(o, pass, start, rep.estimate_ns, &res->timed_out))
+			break;
+		err = ms_run_pass(snd, sim, o, ++pass, dirty, &rep);
+		if (err)
+			return err;
+		res->wire_bytes += rep.info.wire_bytes;
+		ms_rate_update(&rate, &rep.info);
+	}
+	if (res->timed_out && o->timeout_strategy == MIGSEND_TIMEOUT_CANCEL) {
+		migsend_sender_abort(snd, ETIMEDOUT, "migration timed out");
+		return ms_fail(ETIMEDOUT, "the migration did not converge within %llu ms: cancelled",
+			       (unsigned long long)o->timeout_ms);
+	}
+
+	/*
+	 * The paused VM: what is left is the log taken above (it decided to
+	 * stop) and what was dirtied since.  A take clears the previous one:
+	 * keep a copy first.
+	 */
+	paused = ms_now_ns();
+	final = ms_copy_bits(dirty, migsend_sim_npages(sim));
+	if (!final)
+		return ms_fail(ENOMEM, "the final pass's bitmap");
+	migsend_sim_pause(sim);
+	ms_or_bits(final, migsend_sim_take_dirty(sim), migsend_sim_npages(sim));
+	dirty = final;
+	rep.final = true;
+	err = ms_run_pass(snd, sim, o, ++pass, dirty, &rep);
+	free(final);
+	if (!err && o->state_len)
+		err = migsend_sender_send_state(snd, o->state, o->state_len);
+	if (!err)
+		err = migsend_sender_complete(snd, pass, MS_COMPLETE_TIMEOUT_MS);
+	if (err)
+		return err;
+	res->wire_bytes += rep.info.wire_bytes;
+	res->passes = pass;
+	res->downtime_ns = ms_now_ns() - paused;
+	res->total_ns = ms_now_ns() - start;
+	return 0;
+}

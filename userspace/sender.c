@@ -1,0 +1,525 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * The source side of the control protocol (docs/PROTOCOL.md).
+ *
+ * The control connection carries HELLO (layout, token), the device state,
+ * COMPLETE and ABORT.  Each data connection JOINs with the token before it
+ * is handed to the kernel; from then on the kernel writes records on it
+ * and a reader thread here reads the receiver's cumulative ACKs back, and
+ * watches the control connection for an ABORT.  Nothing ever waits for an
+ * ACK before sending more: passes are pipelined.
+ */
+#include <endian.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#define MS_DEFAULT_CONNECT_MS	5000
+#define MS_DEFAULT_PASS_MS	30000
+#define MS_HANDSHAKE_MS		10000
+/* After a failed pass, how long to wait for the receiver's own reason. */
+#define MS_REASON_GRACE_MS	500
+
+struct migsend_sender {
+	struct migsend_session *s;
+	int ctl;
+	unsigned int nconns;
+	int data[MIGSEND_MAX_CONNS];
+	unsigned int pass_timeout_ms;
+	uint8_t token[MIGSEND_TOKEN_LEN];
+
+	pthread_t reader;
+	bool reader_started;
+	int wake[2];			/* stops the reader */
+
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	uint64_t acked_end[MIGSEND_MAX_CONNS];
+	uint64_t acked_bytes[MIGSEND_MAX_CONNS];
+	uint64_t current_pass;
+	bool done;			/* the destination said DONE */
+	bool closing;
+	int error;			/* first failure the reader saw, positive */
+	char errmsg[512];
+};
+
+/* Under snd->lock: the first failure wins; the running pass is cancelled. */
+static void ms_sender_set_error(struct migsend_sender *snd, int err,
+				const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void ms_sender_set_error(struct migsend_sender *snd, int err,
+				const char *fmt, ...)
+{
+	va_list ap;
+
+	if (snd->error || snd->closing)
+		return;
+	snd->error = err;
+	va_start(ap, fmt);
+	vsnprintf(snd->errmsg, sizeof(snd->errmsg), fmt, ap);
+	va_end(ap);
+	migsend_pass_cancel(snd->s);
+	pthread_cond_broadcast(&snd->cond);
+}
+
+static void ms_sender_on_ctl(struct migsend_sender *snd)
+{
+	uint8_t buf[sizeof(struct migsend_ctl_abort) + MIGSEND_REASON_MAX];
+	char reason[MIGSEND_REASON_MAX + 1];
+	uint16_t type;
+	uint32_t len;
+	int err = ms_ctl_recv(snd->ctl, &type, buf, sizeof(buf), &len);
+
+	pthread_mutex_lock(&snd->lock);
+	if (err) {
+		ms_sender_set_error(snd, ECONNRESET,
+				    "the control connection to the destination was lost during pass %llu",
+				    (unsigned long long)snd->current_pass);
+	} else if (type == MIGSEND_CTL_ABORT) {
+		err = ms_ctl_abort_decode(buf, len, reason, sizeof(reason));
+		ms_sender_set_error(snd, ECONNABORTED,
+				    "the destination aborted the migration during pass %llu: %s (%s)",
+				    (unsigned long long)snd->current_pass, reason,
+				    strerror(err > 0 ? err : EPROTO));
+	} else if (type == MIGSEND_CTL_DONE && !len) {
+		snd->done = true;
+		pthread_cond_broadcast(&snd->cond);
+	} else {
+		ms_sender_set_error(snd, EPROTO,
+				    "unexpected message %u from the destination", type);
+	}
+	pthread_mutex_unlock(&snd->lock);
+}
+
+static void ms_sender_on_data(struct migsend_sender *snd, unsigned int i)
+{
+	struct migsend_ctl_ack ack;
+	uint16_t type;
+	uint32_t len;
+	int err = ms_ctl_recv(snd->data[i], &type, &ack, sizeof(ack), &len);
+
+	pthread_mutex_lock(&snd->lock);
+	if (err) {
+		ms_sender_set_error(snd, ECONNRESET,
+				    "data connection %u to the destination was lost during pass %llu",
+				    i, (unsigned long long)snd->current_pass);
+	} else if (type != MIGSEND_CTL_ACK || len != sizeof(ack)) {
+		ms_sender_set_error(snd, EPROTO,
+				    "unexpected message %u on data connection %u", type, i);
+	} else {
+		snd->acked_end[i] = le64toh(ack.end_pass);
+		snd->acked_bytes[i] = le64toh(ack.bytes);
+		pthread_cond_broadcast(&snd->cond);
+	}
+	pthread_mutex_unlock(&snd->lock);
+}
+
+static void *ms_sender_reader(void *arg)
+{
+	struct migsend_sender *snd = arg;
+	struct pollfd pfd[MIGSEND_MAX_CONNS + 2];
+	unsigned int i, n = snd->nconns;
+	bool dead[MIGSEND_MAX_CONNS] = { false };
+
+	for (;;) {
+		pfd[0] = (struct pollfd){ .fd = snd->wake[0], .events = POLLIN };
+		pfd[1] = (struct pollfd){ .fd = snd->ctl, .events = POLLIN };
+		for (i = 0; i < n; i++)
+			pfd[i + 2] = (struct pollfd){
+				.fd = dead[i] ? -1 : snd->data[i], .events = POLLIN,
+			};
+		if (poll(pfd, n + 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (pfd[0].revents)
+			break;
+		if (pfd[1].revents)
+			ms_sender_on_ctl(snd);
+		for (i = 0; i < n; i++) {
+			if (!pfd[i + 2].revents)
+				continue;
+			ms_sender_on_data(snd, i);
+			pthread_mutex_lock(&snd->lock);
+			dead[i] = snd->error != 0;
+			pthread_mutex_unlock(&snd->lock);
+		}
+		pthread_mutex_lock(&snd->lock);
+		i = snd->error != 0;
+		pthread_mutex_unlock(&snd->lock);
+		if (i)
+			break;
+	}
+	return NULL;
+}
+
+/* Receive the reply to a greeting: @want, or an ABORT with a reason. */
+static int ms_expect(int fd, uint16_t want, const char *what)
+{
+	uint8_t buf[sizeof(struct migsend_ctl_abort) + MIGSEND_REASON_MAX];
+	char reason[MIGSEND_REASON_MAX + 1];
+	uint16_t type;
+	uint32_t len;
+	int err = ms_ctl_recv(fd, &type, buf, sizeof(buf), &len);
+
+	if (err == -EAGAIN || err == -EWOULDBLOCK)
+		return ms_fail(ETIMEDOUT, "%s: no answer from the destination", what);
+	if (err)
+		return ms_fail(err == -EPROTO ? EPROTO : -err,
+			       "%s: the destination is not a migsend receiver or closed the connection",
+			       what);
+	if (type == want && !len)
+		return 0;
+	if (type == MIGSEND_CTL_ABORT) {
+		err = ms_ctl_abort_decode(buf, len, reason, sizeof(reason));
+		return ms_fail(err == EACCES ? EACCES : EPROTO,
+			       "%s: refused by the destination: %s", what, reason);
+	}
+	return ms_fail(EPROTO, "%s: unexpected message %u", what, type);
+}
+
+static int ms_sender_hello(struct migsend_sender *snd)
+{
+	struct migsend_session *s = snd->s;
+	size_t size = sizeof(struct migsend_ctl_hello) +
+		      s->nregions * sizeof(struct migsend_ctl_region);
+	void *buf = malloc(size);
+	int len, err;
+
+	if (!buf)
+		return ms_fail(ENOMEM, "handshake");
+	len = ms_hello_encode(buf, size, snd->token, snd->nconns, s->regions,
+			      s->nregions);
+	err = len < 0 ? ms_fail(EINVAL, "the memory layout cannot be sent") :
+	      ms_ctl_send(snd->ctl, MIGSEND_CTL_HELLO, buf, len);
+	free(buf);
+	if (err < 0 && err != -EINVAL)
+		return ms_fail(-err, "sending the handshake");
+	return err < 0 ? err : ms_expect(snd->ctl, MIGSEND_CTL_WELCOME, "handshake");
+}
+
+static int ms_sender_join(struct migsend_sender *snd, const struct migsend_sender_opts *o,
+			  unsigned int i)
+{
+	struct migsend_ctl_join j = { .index = htole32(i) };
+	char what[64];
+	int fd, err;
+
+	fd = ms_tcp_connect(o->host, o->port, o->connect_timeout_ms ?
+			    o->connect_timeout_ms : MS_DEFAULT_CONNECT_MS);
+	if (fd < 0)
+		return fd;
+	snd->data[i] = fd;
+	ms_set_timeouts(fd, MS_HANDSHAKE_MS);
+	memcpy(j.token, snd->token, sizeof(j.token));
+	err = ms_ctl_send(fd, MIGSEND_CTL_JOIN, &j, sizeof(j));
+	if (err)
+		return ms_fail(-err, "joining data connection %u", i);
+	snprintf(what, sizeof(what), "data connection %u", i);
+	err = ms_expect(fd, MIGSEND_CTL_JOINED, what);
+	if (err)
+		return err;
+	/* Reads of ACKs block in the reader thread only: no limit there. */
+	ms_set_timeouts(fd, 0);
+	err = migsend_add_socket(snd->s, fd);
+	return err < 0 ? err : 0;
+}
+
+static struct migsend_sender *ms_sender_alloc(struct migsend_session *s,
+					      const struct migsend_sender_opts *o)
+{
+	struct migsend_sender *snd = calloc(1, sizeof(*snd));
+	unsigned int i;
+
+	if (!snd)
+		return NULL;
+	snd->s = s;
+	snd->ctl = -1;
+	snd->nconns = o->nconns;
+	snd->pass_timeout_ms = o->pass_timeout_ms ? o->pass_timeout_ms :
+			       MS_DEFAULT_PASS_MS;
+	for (i = 0; i < MIGSEND_MAX_CONNS; i++)
+		snd->data[i] = -1;
+	snd->wake[0] = snd->wake[1] = -1;
+	pthread_mutex_init(&snd->lock, NULL);
+	pthread_cond_init(&snd->cond, NULL);
+	return snd;
+}
+
+int migsend_sender_connect(struct migsend_session *s,
+			   const struct migsend_sender_opts *o,
+			   struct migsend_sender **out)
+{
+	struct migsend_sender *snd;
+	unsigned int i;
+	int err;
+
+	if (!o->nconns || o->nconns > MIGSEND_MAX_CONNS)
+		return ms_fail(EINVAL, "%u data connections: 1 to %u are possible",
+			       o->nconns, MIGSEND_MAX_CONNS);
+	if (!s->nregions)
+		return ms_fail(EINVAL, "no memory region to migrate");
+	snd = ms_sender_alloc(s, o);
+	if (!snd)
+		return ms_fail(ENOMEM, "connecting");
+	if (getrandom(snd->token, sizeof(snd->token), 0) != sizeof(snd->token)) {
+		err = ms_fail(errno, "drawing the migration token");
+		goto fail;
+	}
+	err = snd->ctl = ms_tcp_connect(o->host, o->port, o->connect_timeout_ms ?
+					o->connect_timeout_ms : MS_DEFAULT_CONNECT_MS);
+	if (err < 0)
+		goto fail;
+	ms_set_timeouts(snd->ctl, MS_HANDSHAKE_MS);
+	err = ms_sender_hello(snd);
+	for (i = 0; !err && i < o->nconns; i++)
+		err = ms_sender_join(snd, o, i);
+	if (err)
+		goto fail;
+	ms_set_timeouts(snd->ctl, 0);
+	if (pipe2(snd->wake, O_CLOEXEC) ||
+	    pthread_create(&snd->reader, NULL, ms_sender_reader, snd)) {
+		err = ms_fail(errno ? errno : EAGAIN, "starting the ACK reader");
+		goto fail;
+	}
+	snd->reader_started = true;
+	*out = snd;
+	return 0;
+fail:
+	migsend_sender_close(snd);
+	return err;
+}
+
+static int ms_wait_cond(struct migsend_sender *snd, const struct timespec *deadline)
+{
+	if (!deadline)
+		return pthread_cond_wait(&snd->cond, &snd->lock);
+	return pthread_cond_timedwait(&snd->cond, &snd->lock, deadline);
+}
+
+static struct timespec *ms_deadline(struct timespec *ts, int timeout_ms)
+{
+	if (timeout_ms < 0)
+		return NULL;
+	clock_gettime(CLOCK_REALTIME, ts);
+	ts->tv_sec += timeout_ms / 1000;
+	ts->tv_nsec += (long)(timeout_ms % 1000) * 1000000;
+	if (ts->tv_nsec >= 1000000000) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000;
+	}
+	return ts;
+}
+
+/* Under snd->lock: report the reader's failure as this call's. */
+static int ms_sender_error(struct migsend_sender *snd)
+{
+	ms_fail(0, "%s", snd->errmsg);
+	return -snd->error;
+}
+
+/* The pass ended badly: explain it, preferring the receiver's reason. */
+static int ms_pass_failed(struct migsend_sender *snd, uint64_t pass,
+			  const struct migsend_pass_result *res)
+{
+	struct timespec ts;
+	int err = res->error ? res->error : EIO;
+
+	pthread_mutex_lock(&snd->lock);
+	ms_deadline(&ts, MS_REASON_GRACE_MS);
+	while (!snd->error && err != ECANCELED &&
+	       !ms_wait_cond(snd, &ts))
+		;
+	if (snd->error) {
+		err = ms_sender_error(snd);
+		pthread_mutex_unlock(&snd->lock);
+		return err;
+	}
+	pthread_mutex_unlock(&snd->lock);
+	switch (err) {
+	case ECONNRESET:
+	case EPIPE:
+		return ms_fail(err, "a data connection was lost during pass %llu",
+			       (unsigned long long)pass);
+	case ETIMEDOUT:
+		return ms_fail(err, "no progress on a data connection for %u ms during pass %llu",
+			       snd->pass_timeout_ms, (unsigned long long)pass);
+	case ECANCELED:
+		return ms_fail(err, "pass %llu was cancelled", (unsigned long long)pass);
+	default:
+		return ms_fail(err, "pass %llu failed", (unsigned long long)pass);
+	}
+}
+
+int migsend_sender_pass(struct migsend_sender *snd, uint64_t pass,
+			const uint64_t *bitmap, uint64_t gpa, uint64_t npages,
+			uint32_t flags, struct migsend_pass_info *info)
+{
+	struct migsend_pass p = {
+		.pass = pass, .bitmap = (uintptr_t)bitmap, .gpa = gpa,
+		.npages = npages, .flags = flags,
+		.timeout_ms = snd->pass_timeout_ms,
+	};
+	struct migsend_pass_result res;
+	struct migsend_stats st;
+	int err;
+
+	pthread_mutex_lock(&snd->lock);
+	if (snd->error) {
+		err = ms_sender_error(snd);
+		pthread_mutex_unlock(&snd->lock);
+		return err;
+	}
+	snd->current_pass = pass;
+	pthread_mutex_unlock(&snd->lock);
+
+	err = migsend_pass_start(snd->s, &p);
+	if (!err)
+		err = migsend_pass_wait(snd->s, &res);
+	if (err)
+		return err;
+	if (res.state != MIGSEND_STATE_DONE)
+		return ms_pass_failed(snd, pass, &res);
+	err = migsend_get_stats(snd->s, &st, NULL, 0);
+	if (err)
+		return err;
+	if (info) {
+		info->pass = pass;
+		info->dirty_pages = st.last.dirty_pages;
+		info->data_pages = st.last.data_pages;
+		info->zero_pages = st.last.zero_pages_hole + st.last.zero_pages_scanned;
+		info->wire_bytes = st.last.wire_bytes;
+		info->elapsed_ns = res.elapsed_ns;
+	}
+	return 0;
+}
+
+static bool ms_all_acked(struct migsend_sender *snd, uint64_t pass)
+{
+	unsigned int i;
+
+	for (i = 0; i < snd->nconns; i++)
+		if (snd->acked_end[i] < pass + 1)
+			return false;
+	return true;
+}
+
+int migsend_sender_wait_acked(struct migsend_sender *snd, uint64_t pass,
+			      int timeout_ms)
+{
+	struct timespec ts, *deadline = ms_deadline(&ts, timeout_ms);
+	int err = 0;
+
+	pthread_mutex_lock(&snd->lock);
+	while (!snd->error && !ms_all_acked(snd, pass) && !err)
+		err = ms_wait_cond(snd, deadline);
+	if (snd->error)
+		err = ms_sender_error(snd);
+	else if (err)
+		err = ms_fail(ETIMEDOUT, "the destination did not acknowledge pass %llu in time",
+			      (unsigned long long)pass);
+	pthread_mutex_unlock(&snd->lock);
+	return err;
+}
+
+uint64_t migsend_sender_acked_bytes(struct migsend_sender *snd)
+{
+	uint64_t sum = 0;
+	unsigned int i;
+
+	pthread_mutex_lock(&snd->lock);
+	for (i = 0; i < snd->nconns; i++)
+		sum += snd->acked_bytes[i];
+	pthread_mutex_unlock(&snd->lock);
+	return sum;
+}
+
+void migsend_sender_cancel(struct migsend_sender *snd)
+{
+	migsend_pass_cancel(snd->s);
+}
+
+int migsend_sender_send_state(struct migsend_sender *snd, const void *blob,
+			      size_t len)
+{
+	int err;
+
+	if (len > MIGSEND_CTL_MAX_PAYLOAD)
+		return ms_fail(EMSGSIZE, "device state of %zu bytes: at most %u",
+			       len, MIGSEND_CTL_MAX_PAYLOAD);
+	err = ms_ctl_send(snd->ctl, MIGSEND_CTL_STATE, blob, len);
+	return err ? ms_fail(-err, "sending the device state") : 0;
+}
+
+int migsend_sender_complete(struct migsend_sender *snd, uint64_t last_pass,
+			    int timeout_ms)
+{
+	struct migsend_ctl_complete c = { .last_pass = htole64(last_pass) };
+	struct timespec ts, *deadline;
+	int err;
+
+	err = ms_ctl_send(snd->ctl, MIGSEND_CTL_COMPLETE, &c, sizeof(c));
+	if (err)
+		return ms_fail(-err, "sending COMPLETE");
+	deadline = ms_deadline(&ts, timeout_ms);
+	pthread_mutex_lock(&snd->lock);
+	err = 0;
+	while (!snd->error && !snd->done && !err)
+		err = ms_wait_cond(snd, deadline);
+	if (snd->done)
+		err = 0;
+	else if (snd->error)
+		err = ms_sender_error(snd);
+	else
+		err = ms_fail(ETIMEDOUT, "the destination did not confirm completion in time");
+	pthread_mutex_unlock(&snd->lock);
+	return err;
+}
+
+void migsend_sender_abort(struct migsend_sender *snd, int error,
+			  const char *reason)
+{
+	if (snd->ctl >= 0)
+		ms_ctl_send_abort(snd->ctl, error, reason);
+}
+
+void migsend_sender_close(struct migsend_sender *snd)
+{
+	unsigned int i;
+
+	if (!snd)
+		return;
+	pthread_mutex_lock(&snd->lock);
+	snd->closing = true;
+	pthread_mutex_unlock(&snd->lock);
+	if (snd->reader_started) {
+		if (write(snd->wake[1], "x", 1) < 0)
+			pthread_cancel(snd->reader);
+		pthread_join(snd->reader, NULL);
+	}
+	for (i = 0; i < MIGSEND_MAX_CONNS; i++)
+		if (snd->data[i] >= 0)
+			close(snd->data[i]);
+	if (snd->ctl >= 0)
+		close(snd->ctl);
+	if (snd->wake[0] >= 0) {
+		close(snd->wake[0]);
+		close(snd->wake[1]);
+	}
+	pthread_mutex_destroy(&snd->lock);
+	pthread_cond_destroy(&snd->cond);
+	free(snd);
+}
