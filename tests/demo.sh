@@ -5,24 +5,18 @@
 # memory hash, which must match.
 #   DEMO_SIZE (1G), DEMO_CONNS (4), DEMO_RATE (pages/s, 20000), DEMO_ZERO (0.5)
 here=$(cd "$(dirname "$0")" && pwd)
-IP=/usr/sbin/ip
-[ -x $IP ] || IP=ip
+. "$here/netns.sh"
 size=${DEMO_SIZE:-1G} conns=${DEMO_CONNS:-4} rate=${DEMO_RATE:-20000} zero=${DEMO_ZERO:-0.5}
 
 insmod "/lib/modules/$(uname -r)/migsend.ko" || { echo "DEMO-FAILED: cannot load migsend.ko"; exit 1; }
-$IP netns add mssrc && $IP netns add msdst &&
-	$IP link add msa netns mssrc type veth peer name msb netns msdst &&
-	$IP -n mssrc addr add 10.78.0.1/24 dev msa && $IP -n msdst addr add 10.78.0.2/24 dev msb &&
-	$IP -n mssrc link set msa up && $IP -n msdst link set msb up &&
-	$IP -n mssrc link set lo up && $IP -n msdst link set lo up ||
-	{ echo "DEMO-FAILED: cannot set up the network namespaces"; exit 1; }
+ms_netns_setup || { echo "DEMO-FAILED: cannot set up the network namespaces"; exit 1; }
 
 echo "== destination: migsend recv --listen 10.78.0.2:7000 --hash (netns msdst)"
-$IP netns exec msdst "$here/migsend" recv --listen 10.78.0.2:7000 --hash >/tmp/recv.out 2>/tmp/recv.err &
+ms_dst "$here/migsend" recv --listen 10.78.0.2:7000 --hash >/tmp/recv.out 2>/tmp/recv.err &
 recv_pid=$!
 sleep 1
 echo "== source: migsend send --to 10.78.0.2:7000 --conns $conns --size $size --zero-ratio $zero --dirty-rate $rate --hash (netns mssrc)"
-$IP netns exec mssrc "$here/migsend" send --to 10.78.0.2:7000 --conns "$conns" \
+ms_src "$here/migsend" send --to 10.78.0.2:7000 --conns "$conns" \
 	--size "$size" --zero-ratio "$zero" --dirty-rate "$rate" --hash >/tmp/send.out 2>/tmp/send.err
 send_rc=$?
 wait $recv_pid

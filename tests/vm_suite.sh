@@ -5,7 +5,7 @@
 here=$(cd "$(dirname "$0")" && pwd)
 rc=0
 for t in module_load_test.sh migsend_dev_test migsend_engine_test \
-	 module_unload_test.sh; do
+	 migsend_proto_test userspace_test.sh module_unload_test.sh; do
 	echo "# running $t"
 	case $t in
 	*.sh) sh "$here/$t" ;;

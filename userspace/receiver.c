@@ -74,6 +74,7 @@ struct ms_rx {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	uint64_t done_pass;	/* every connection's END applied, + 1 */
+	uint64_t seen_pass;	/* highest pass a record named */
 	int error;		/* first failure, positive errno */
 	char errmsg[512];
 	uint64_t refused;
@@ -387,6 +388,10 @@ static int ms_rx_check(struct ms_rx_conn *c, const struct ms_rec *rec)
 		return -ERANGE;
 	}
 	c->pass = rec->pass;
+	pthread_mutex_lock(&c->rx->lock);
+	if (rec->pass > c->rx->seen_pass)
+		c->rx->seen_pass = rec->pass;
+	pthread_mutex_unlock(&c->rx->lock);
 	return 0;
 }
 
@@ -623,7 +628,7 @@ static int ms_rx_control(struct ms_rx *rx, int timeout_ms)
 		    ms_ctl_hdr_decode(&h, &type, &len)) {
 			ms_rx_source_failed(rx, ECONNABORTED,
 					    "the source went away during pass %llu; nothing was kept",
-					    (unsigned long long)rx->done_pass);
+					    (unsigned long long)rx->seen_pass);
 			return -1;
 		}
 		if (type == MIGSEND_CTL_STATE) {

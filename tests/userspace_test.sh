@@ -1,0 +1,127 @@
+#!/bin/sh
+# The migsend CLI end to end, in two network namespaces: a migration that
+# converges with matching hashes, the failures an operator meets, the
+# netlink stats and events.  Needs the module loaded (module_load_test.sh).
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/netns.sh"
+MS="$here/migsend"
+T=/tmp/ust
+mkdir -p $T
+n=0 fails=0
+ok() { n=$((n + 1)); echo "ok $n $1"; }
+not_ok() { n=$((n + 1)); echo "not ok $n $1"; fails=$((fails + 1)); sed 's/^/# /' $T/* 2>/dev/null | tail -30; }
+check() { name=$1; shift; if "$@"; then ok "$name"; else not_ok "$name"; fi; }
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+# Until the sender ($1) has a pass running, as netlink shows it.
+wait_for_pass() {
+	for i in $(seq 200); do
+		"$MS" stats 2>/dev/null | grep -q "pid $1: pass [0-9]* running" && return 0
+		sleep 0.1
+	done
+	echo "# no pass of pid $1 seen running"
+}
+
+echo "TAP version 13"
+echo "1..12"
+ms_netns_setup || { echo "Bail out! cannot set up the network namespaces"; exit 1; }
+
+# 1-3: a migration with a dirtying guest converges; hashes match; no
+# progress line when stderr is not a terminal.
+rm -f $T/*
+ms_dst "$MS" recv --listen $MS_DST_ADDR:7001 --hash >$T/recv.out 2>$T/recv.err &
+rpid=$!
+sleep 0.5
+ms_src "$MS" send --to $MS_DST_ADDR:7001 --conns 3 --size 64M --zero-ratio 0.3 \
+	--dirty-rate 5000 --hash >$T/send.out 2>$T/send.err
+src_rc=$?
+wait $rpid
+dst_rc=$?
+src=$(sed -n 's/^source memory hash: //p' $T/send.out)
+dst=$(sed -n 's/^destination memory hash: //p' $T/recv.out)
+check migration_converges [ $src_rc -eq 0 ] && [ $dst_rc -eq 0 ] && grep -q '^final pass' $T/send.out
+check hashes_match [ -n "$src" ] && [ "$src" = "$dst" ]
+check no_progress_line_without_terminal [ ! -s $T/send.err ]
+
+# 4: --json gives one object with the passes.
+rm -f $T/*
+ms_dst "$MS" recv --listen $MS_DST_ADDR:7002 --json >$T/recv.out 2>$T/recv.err &
+rpid=$!
+sleep 0.5
+ms_src "$MS" send --to $MS_DST_ADDR:7002 --conns 2 --size 16M --json >$T/send.out 2>$T/send.err
+wait $rpid
+check json_output grep -q '^{"passes":\[{"pass":1,' $T/send.out && grep -q '"downtime_ms"' $T/send.out &&
+	grep -q '^{"passes":' $T/recv.out
+
+# 5-6: the receiver is killed mid-pass: the sender stops within 5 s with a clear error.
+rm -f $T/*
+$IP netns exec msdst "$MS" recv --listen $MS_DST_ADDR:7003 >$T/recv.out 2>$T/recv.err &
+rpid=$!
+sleep 0.5
+$IP netns exec mssrc "$MS" send --to $MS_DST_ADDR:7003 --conns 2 --size 512M --zero-ratio 0 \
+	--dirty-rate 20000 --max-passes 1000 --downtime-ms 1 --timeout 60 >$T/send.out 2>$T/send.err &
+spid=$!
+wait_for_pass $spid
+kill -9 $rpid
+t0=$(now_ms)
+wait $spid
+src_rc=$?
+t=$(($(now_ms) - t0))
+echo "# sender stopped ${t} ms after the receiver was killed, exit $src_rc: $(cat $T/send.err)"
+check receiver_killed_sender_exits_within_5s [ $t -le 5000 ] && [ $src_rc -ne 0 ]
+check receiver_killed_clear_error [ $src_rc -eq 6 ] && grep -qE 'lost|went away|aborted' $T/send.err
+
+# 7-8: the sender is killed mid-pass: the receiver reports it, keeps nothing.
+rm -f $T/*
+$IP netns exec msdst "$MS" recv --listen $MS_DST_ADDR:7004 >$T/recv.out 2>$T/recv.err &
+rpid=$!
+sleep 0.5
+$IP netns exec mssrc "$MS" send --to $MS_DST_ADDR:7004 --conns 2 --size 512M --zero-ratio 0 \
+	--dirty-rate 20000 --max-passes 1000 --downtime-ms 1 --timeout 60 >$T/send.out 2>$T/send.err &
+spid=$!
+wait_for_pass $spid
+kill -9 $spid
+wait $rpid
+dst_rc=$?
+echo "# receiver exit $dst_rc: $(cat $T/recv.err)"
+check sender_killed_receiver_reports_abort [ $dst_rc -eq 6 ] && grep -q 'the source went away' $T/recv.err
+no_success_reported() { ! grep -q 'migration complete' $T/recv.out; }
+check sender_killed_nothing_kept_as_success no_success_reported
+
+# 9: nobody listening: exit 4, "unreachable".
+ms_src "$MS" send --to $MS_DST_ADDR:7999 --size 4M >$T/send.out 2>$T/send.err
+rc=$?
+check unreachable_destination_exit_4 [ $rc -eq 4 ] && grep -q unreachable $T/send.err
+
+# 10-11: netlink: events seen by 'migsend monitor', a live session by 'migsend stats'.
+rm -f $T/*
+"$MS" monitor --count 4 --timeout 30 >$T/monitor.out 2>$T/monitor.err &
+mpid=$!
+sleep 0.5
+ms_dst "$MS" recv --listen $MS_DST_ADDR:7005 >$T/recv.out 2>$T/recv.err &
+rpid=$!
+sleep 0.5
+ms_src "$MS" send --to $MS_DST_ADDR:7005 --conns 2 --size 256M --zero-ratio 0 \
+	--dirty-rate 2000 --max-passes 3 --downtime-ms 1 >$T/send.out 2>$T/send.err &
+spid=$!
+for i in $(seq 100); do
+	"$MS" stats >$T/stats.out 2>$T/stats.err
+	grep -q 'pass [0-9]* running' $T/stats.out && break
+	sleep 0.1
+done
+wait $spid
+wait $rpid
+wait $mpid
+echo "# $(cat $T/stats.out)"
+sed 's/^/# monitor: /' $T/monitor.out
+check netlink_stats_shows_the_session grep -qE '^session [0-9]+ pid [0-9]+: pass [0-9]+ running, 1 regions, 2 connections' $T/stats.out
+check netlink_monitor_sees_pass_events [ "$(grep -c '^pass-done session' $T/monitor.out)" -eq 3 ] &&
+	grep -q 'pass 1 done' $T/monitor.out && grep -q '^session-closed' $T/monitor.out
+
+# 12: every subcommand has --help.
+rc=0
+for c in send recv stats monitor version; do
+	"$MS" $c --help >/dev/null || rc=1
+done
+"$MS" --help >/dev/null || rc=1
+check help_for_every_command [ $rc -eq 0 ]
+[ $fails -eq 0 ]
