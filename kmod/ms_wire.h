@@ -13,6 +13,7 @@
 /* A decoded record header, in CPU byte order. */
 struct ms_rec {
 	u8 type;
+	u16 flags;
 	u32 payload_len;
 	u32 npages;
 	u64 gpa;
@@ -47,7 +48,7 @@ static inline void ms_wire_end_encode(struct migsend_wire_end *e, u64 records,
 /*
  * Decode and check a header.  Returns 0, or -EBADMSG when the header is
  * not a well-formed record of this wire version: bad magic, version,
- * type or flags, a length that does not match the type, a gpa that is not
+ * type or unknown flags, a length that does not match the type, a gpa that is not
  * page aligned or a range that wraps around.
  */
 static inline int ms_wire_hdr_decode(const struct migsend_wire_hdr *h,
@@ -56,9 +57,11 @@ static inline int ms_wire_hdr_decode(const struct migsend_wire_hdr *h,
 	u64 span;
 
 	if (le32_to_cpu(h->magic) != MIGSEND_WIRE_MAGIC ||
-	    h->version != MIGSEND_WIRE_VERSION || le16_to_cpu(h->flags))
+	    h->version != MIGSEND_WIRE_VERSION ||
+	    (le16_to_cpu(h->flags) & ~MIGSEND_REC_F_ALL))
 		return -EBADMSG;
 	r->type = h->type;
+	r->flags = le16_to_cpu(h->flags);
 	r->payload_len = le32_to_cpu(h->payload_len);
 	r->npages = le32_to_cpu(h->npages);
 	r->gpa = le64_to_cpu(h->gpa);

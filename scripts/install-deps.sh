@@ -76,7 +76,7 @@ base_pkgs=(
 	build-essential bc bison flex libelf-dev libssl-dev kmod cpio xz-utils
 	qemu-system-x86 busybox-static libnl-3-dev libnl-genl-3-dev
 	iproute2 iperf3 sparse linux-source-6.1 pkg-config gnuplot-nox
-	libxxhash-dev
+	libxxhash-dev python3
 )
 
 missing_pkgs() {

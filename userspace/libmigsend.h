@@ -33,7 +33,7 @@ extern "C" {
 /* The message of the calling thread's last failed call. */
 const char *migsend_last_error(void);
 
-/* ----- sessions on /dev/migsend ------------------------------------- */
+/* ----- sessions ------------------------------------------------------ */
 
 struct migsend_session;
 
@@ -42,9 +42,41 @@ struct migsend_layout_region {
 	uint64_t len;
 };
 
+/*
+ * The send engines.  All speak the same wire protocol to the same
+ * receiver; the userspace ones also serve when the module is not loaded.
+ */
+enum migsend_engine {
+	MIGSEND_ENGINE_AUTO,		/* kernel; user-sendfile without the module */
+	MIGSEND_ENGINE_KERNEL,		/* the migsend module: zero-copy in the kernel */
+	MIGSEND_ENGINE_USER_COPY,	/* like Cloud Hypervisor: write() from the
+					 * mapping, 64 MiB chunks, stop-and-wait ACK
+					 * per chunk, no zero-page detection
+					 */
+	MIGSEND_ENGINE_USER_ZC,		/* like QEMU multifd: 512 KiB batches, zero
+					 * check in the send threads, MSG_ZEROCOPY,
+					 * completions flushed per pass
+					 */
+	MIGSEND_ENGINE_USER_SENDFILE,	/* zero check on the mapping, sendfile()
+					 * from the memfd for non-zero runs
+					 */
+};
+
+const char *migsend_engine_name(enum migsend_engine e);
+/* "auto", "kernel", "user-copy", "user-zc", "user-sendfile". */
+int migsend_engine_parse(const char *name, enum migsend_engine *e);
+
 /* Open a session on /dev/migsend (or on @dev_path when not NULL). */
 int migsend_session_open(struct migsend_session **out, const char *dev_path);
+/*
+ * Open a session with the given engine.  AUTO falls back to user-sendfile
+ * when the module is not loaded; migsend_session_engine() says which.
+ */
+int migsend_session_open_engine(struct migsend_session **out,
+				enum migsend_engine e);
+enum migsend_engine migsend_session_engine(const struct migsend_session *s);
 void migsend_session_close(struct migsend_session *s);
+/* The /dev/migsend fd, or -1 for a userspace engine. */
 int migsend_session_fd(const struct migsend_session *s);
 
 int migsend_get_version(struct migsend_session *s, struct migsend_version *v);

@@ -28,6 +28,10 @@
 #include <unistd.h>
 
 #include "internal.h"
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
 #include "ms_wire.h"
 
 #define MS_PAGE			MIGSEND_PAGE_SIZE
@@ -292,6 +296,12 @@ static int ms_rx_apply(struct ms_rx_conn *c, const struct ms_rec *rec)
 		if (n > left)
 			n = left;
 		if (rec->type == MIGSEND_REC_DATA) {
+			/*
+			 * First write here: allocate the pages in one call
+			 * rather than one fault per page inside recv().
+			 */
+			if (!ms_is_written(r, off / MS_PAGE))
+				madvise(r->map + off, n, MADV_POPULATE_WRITE);
 			err = ms_read_full(c->fd, r->map + off, n);
 			if (err)
 				return err;
@@ -447,7 +457,9 @@ static void *ms_rx_data_thread(void *arg)
 			return NULL;
 		}
 		ms_rx_count(c, &rec);
-		if (c->total_bytes - c->acked_bytes >= MS_ACK_EVERY && ms_rx_send_ack(c))
+		if ((rec.flags & MIGSEND_REC_F_ACK ||
+		     c->total_bytes - c->acked_bytes >= MS_ACK_EVERY) &&
+		    ms_rx_send_ack(c))
 			return NULL;
 	}
 }

@@ -54,6 +54,9 @@ struct migsend_sender {
 	char errmsg[512];
 };
 
+static int ms_wait_cond(struct migsend_sender *snd, const struct timespec *deadline);
+static struct timespec *ms_deadline(struct timespec *ts, int timeout_ms);
+
 /* Under snd->lock: the first failure wins; the running pass is cancelled. */
 static void ms_sender_set_error(struct migsend_sender *snd, int err,
 				const char *fmt, ...)
@@ -238,6 +241,24 @@ static int ms_sender_join(struct migsend_sender *snd, const struct migsend_sende
 	return err < 0 ? err : 0;
 }
 
+/* For stop-and-wait engines: until connection @conn acknowledged @bytes. */
+static int ms_sender_wait_conn(void *ctx, unsigned int conn, uint64_t bytes)
+{
+	struct migsend_sender *snd = ctx;
+	struct timespec ts, *deadline = ms_deadline(&ts, snd->pass_timeout_ms);
+	int err = 0;
+
+	pthread_mutex_lock(&snd->lock);
+	while (!snd->error && snd->acked_bytes[conn] < bytes && !err)
+		err = ms_wait_cond(snd, deadline);
+	if (snd->error)
+		err = -ECONNABORTED;
+	else if (err)
+		err = -ETIMEDOUT;
+	pthread_mutex_unlock(&snd->lock);
+	return err;
+}
+
 static struct migsend_sender *ms_sender_alloc(struct migsend_session *s,
 					      const struct migsend_sender_opts *o)
 {
@@ -296,6 +317,8 @@ int migsend_sender_connect(struct migsend_session *s,
 		goto fail;
 	}
 	snd->reader_started = true;
+	s->wait_acked = ms_sender_wait_conn;
+	s->ack_ctx = snd;
 	*out = snd;
 	return 0;
 fail:
@@ -502,6 +525,7 @@ void migsend_sender_close(struct migsend_sender *snd)
 
 	if (!snd)
 		return;
+	snd->s->wait_acked = NULL;
 	pthread_mutex_lock(&snd->lock);
 	snd->closing = true;
 	pthread_mutex_unlock(&snd->lock);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /* Sessions on /dev/migsend: thin, checked wrappers of the ioctls. */
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +9,72 @@
 #include <unistd.h>
 
 #include "internal.h"
+
+static const char *const ms_engine_names[] = {
+	[MIGSEND_ENGINE_AUTO] = "auto",
+	[MIGSEND_ENGINE_KERNEL] = "kernel",
+	[MIGSEND_ENGINE_USER_COPY] = "user-copy",
+	[MIGSEND_ENGINE_USER_ZC] = "user-zc",
+	[MIGSEND_ENGINE_USER_SENDFILE] = "user-sendfile",
+};
+
+const char *migsend_engine_name(enum migsend_engine e)
+{
+	return (unsigned int)e < sizeof(ms_engine_names) / sizeof(ms_engine_names[0]) ?
+	       ms_engine_names[e] : "unknown";
+}
+
+int migsend_engine_parse(const char *name, enum migsend_engine *e)
+{
+	unsigned int i;
+
+	for (i = 0; i < sizeof(ms_engine_names) / sizeof(ms_engine_names[0]); i++) {
+		if (!strcmp(name, ms_engine_names[i])) {
+			*e = i;
+			return 0;
+		}
+	}
+	return ms_fail(EINVAL, "unknown engine '%s' (auto, kernel, user-copy, user-zc, user-sendfile)",
+		       name);
+}
+
+enum migsend_engine migsend_session_engine(const struct migsend_session *s)
+{
+	return s->engine;
+}
+
+static bool ms_is_user(const struct migsend_session *s)
+{
+	return s->engine != MIGSEND_ENGINE_KERNEL;
+}
+
+int migsend_session_open_engine(struct migsend_session **out,
+				enum migsend_engine e)
+{
+	struct migsend_session *s;
+	int err;
+
+	if (e == MIGSEND_ENGINE_KERNEL || e == MIGSEND_ENGINE_AUTO) {
+		err = migsend_session_open(out, NULL);
+		if (!err || e == MIGSEND_ENGINE_KERNEL || err != -ENOENT)
+			return err;
+		e = MIGSEND_ENGINE_USER_SENDFILE;	/* no module: fall back */
+	}
+	if ((unsigned int)e > MIGSEND_ENGINE_USER_SENDFILE)
+		return ms_fail(EINVAL, "unknown engine %d", e);
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return ms_fail(ENOMEM, "cannot allocate a session");
+	s->fd = -1;
+	s->engine = e;
+	err = ms_user_open(s);
+	if (err) {
+		free(s);
+		return err;
+	}
+	*out = s;
+	return 0;
+}
 
 int migsend_session_open(struct migsend_session **out, const char *dev_path)
 {
@@ -18,6 +85,7 @@ int migsend_session_open(struct migsend_session **out, const char *dev_path)
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return ms_fail(ENOMEM, "cannot allocate a session");
+	s->engine = MIGSEND_ENGINE_KERNEL;
 	s->fd = open(path, O_RDWR | O_CLOEXEC);
 	if (s->fd < 0) {
 		err = errno;
@@ -38,7 +106,10 @@ void migsend_session_close(struct migsend_session *s)
 {
 	if (!s)
 		return;
-	close(s->fd);
+	if (ms_is_user(s))
+		ms_user_close(s);
+	else
+		close(s->fd);
 	free(s);
 }
 
@@ -57,6 +128,9 @@ static int ms_ioctl(struct migsend_session *s, unsigned long cmd, void *arg,
 
 int migsend_get_version(struct migsend_session *s, struct migsend_version *v)
 {
+	if (ms_is_user(s))
+		return ms_fail(EOPNOTSUPP, "the %s engine does not use the module",
+			       migsend_engine_name(s->engine));
 	return ms_ioctl(s, MIGSEND_IOC_VERSION, v, "reading the module version");
 }
 
@@ -80,8 +154,12 @@ int migsend_add_region(struct migsend_session *s, int fd, uint64_t offset,
 	struct migsend_region r = {
 		.fd = fd, .offset = offset, .gpa = gpa, .len = len,
 	};
-	int err = ms_ioctl(s, MIGSEND_IOC_ADD_REGION, &r, "adding a memory region");
+	int err;
 
+	if (s->nregions >= MS_MAX_REGIONS)
+		return ms_fail(ENOSPC, "adding a memory region: at most %u", MS_MAX_REGIONS);
+	err = ms_is_user(s) ? ms_user_add_region(s, fd, offset, gpa, len) :
+	      ms_ioctl(s, MIGSEND_IOC_ADD_REGION, &r, "adding a memory region");
 	if (!err)
 		ms_layout_insert(s, gpa, len);
 	return err;
@@ -91,11 +169,15 @@ int migsend_add_socket(struct migsend_session *s, int sock_fd)
 {
 	struct migsend_sock a = { .fd = sock_fd };
 
+	if (ms_is_user(s))
+		return ms_user_add_socket(s, sock_fd);
 	return ms_ioctl(s, MIGSEND_IOC_ADD_SOCK, &a, "adding a data connection");
 }
 
 int migsend_pass_start(struct migsend_session *s, const struct migsend_pass *p)
 {
+	if (ms_is_user(s))
+		return ms_user_pass_start(s, p);
 	return ms_ioctl(s, MIGSEND_IOC_PASS_START, (void *)p, "starting a pass");
 }
 
@@ -103,6 +185,8 @@ int migsend_pass_wait(struct migsend_session *s, struct migsend_pass_result *r)
 {
 	int ret;
 
+	if (ms_is_user(s))
+		return ms_user_pass_wait(s, r);
 	do {
 		ret = ioctl(s->fd, MIGSEND_IOC_PASS_WAIT, r);
 	} while (ret < 0 && errno == EINTR);
@@ -111,6 +195,10 @@ int migsend_pass_wait(struct migsend_session *s, struct migsend_pass_result *r)
 
 int migsend_pass_cancel(struct migsend_session *s)
 {
+	if (ms_is_user(s)) {
+		ms_user_pass_cancel(s);
+		return 0;
+	}
 	return ms_ioctl(s, MIGSEND_IOC_PASS_CANCEL, NULL, "cancelling the pass");
 }
 
@@ -118,6 +206,8 @@ int migsend_get_stats(struct migsend_session *s, struct migsend_stats *st,
 		      struct migsend_conn_stats *conns, uint32_t nconns)
 {
 	memset(st, 0, sizeof(*st));
+	if (ms_is_user(s))
+		return ms_user_get_stats(s, st, conns, nconns);
 	st->conns = (uintptr_t)conns;
 	st->nconns = nconns;
 	return ms_ioctl(s, MIGSEND_IOC_GET_STATS, st, "reading statistics");

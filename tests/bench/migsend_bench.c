@@ -1,34 +1,53 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * migsend_bench: time passes of the kernel engine over real TCP into the
- * peer network namespace, with the reference receiver applying them.
+ * migsend_bench: the send engines side by side, on the same guest memory,
+ * over the same veth path, into the same receiver.
  *
- *   migsend_bench [--size MiB] [--conns N] [--workload W] [--runs R]
- *   migsend_bench --net-only     (set up the namespaces and exit)
+ *   migsend_bench --workload W [--size MiB] [--engines e1,e2,..]
+ *                 [--conns n1,n2,..] [--runs R]
+ *   migsend_bench --net-only      set up the peer namespace and exit
  *
- * Workloads: random (all pages random), half-zero (every other page zero),
- * holes (never touched), zero (touched, all zero), scattered (a random
- * pass first, then 10 % of the pages dirty at random positions: the
- * scattered pass is what is timed).
+ * Workloads: random, half-zero (every other page zero, touched), holes
+ * (never touched), zero (touched, all zero), scattered (a full pass first,
+ * then 10 % of the pages changed at random positions: the second pass is
+ * the one timed).
  *
- * Prints one line per run:
- *   BENCH engine=kernel workload=W conns=N guest_bytes=B wire_bytes=B
- *         secs=S sender_cpu_s=C receiver_cpu_s=C
+ * For each engine, connection count and run: a receiver (the library's
+ * migsend_receive()) is forked into the peer namespace, the sender
+ * connects, the timed pass runs until every connection's END is
+ * acknowledged, and the migration completes.  One line per run:
+ *
+ *   BENCH workload=W engine=E conns=N run=I guest_bytes=B wire_bytes=B
+ *         secs=S sender_cpu_s=C receiver_cpu_s=C shmem_growth=B
+ *
+ * sender_cpu_s: this process (engine and reader threads) plus the
+ * module's kernel threads, over the timed pass.  receiver_cpu_s: the
+ * receiver process, over the whole migration.  shmem_growth: bytes of
+ * the guest memfd allocated by the timed pass (reading holes through a
+ * mapping allocates them).
  */
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "libmigsend.h"
 #include "ms_testlib.h"
 
 #define PAGE	MIGSEND_PAGE_SIZE
+#define PORT	"7700"
 
 static double now_s(void)
 {
@@ -38,15 +57,20 @@ static double now_s(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static double clock_s(clockid_t id)
+static double tv_s(const struct timeval *tv)
 {
-	struct timespec ts;
-
-	clock_gettime(id, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
+	return tv->tv_sec + tv->tv_usec / 1e6;
 }
 
-/* CPU seconds of every thread whose name starts with "migsend/". */
+static double self_cpu_s(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return tv_s(&ru.ru_utime) + tv_s(&ru.ru_stime);
+}
+
+/* CPU seconds of every kernel thread named migsend/... */
 static double kthread_cpu_s(void)
 {
 	DIR *d = opendir("/proc");
@@ -76,24 +100,24 @@ static double kthread_cpu_s(void)
 	return total;
 }
 
-static double rx_cpu_s(struct ms_rx *rx)
+static uint64_t allocated_bytes(int fd)
 {
-	double t = 0;
-	clockid_t id;
-	int i;
+	struct stat st;
 
-	for (i = 0; i < rx->nconns; i++)
-		if (!pthread_getcpuclockid(rx->conns[i].thread, &id))
-			t += clock_s(id);
-	return t;
+	return fstat(fd, &st) ? 0 : (uint64_t)st.st_blocks * 512;
 }
 
-static void prepare(struct ms_mem *mem, struct ms_bitmap *bm, const char *w,
-		    uint64_t npages)
-{
-	uint64_t i;
+/* ----- the guest memory ---------------------------------------------- */
 
-	ms_bitmap_clear_all(bm);
+static void prepare(struct ms_mem *mem, const char *w)
+{
+	uint64_t i, npages = mem->len / PAGE;
+
+	/* Start from nothing: every page a hole. */
+	munmap(mem->p, mem->len);
+	if (ftruncate(mem->fd, 0) || ftruncate(mem->fd, mem->len))
+		exit(1);
+	mem->p = mmap(NULL, mem->len, PROT_READ | PROT_WRITE, MAP_SHARED, mem->fd, 0);
 	if (!strcmp(w, "random") || !strcmp(w, "scattered")) {
 		ms_mem_fill_random(mem, 0, npages, 1);
 	} else if (!strcmp(w, "half-zero")) {
@@ -104,36 +128,147 @@ static void prepare(struct ms_mem *mem, struct ms_bitmap *bm, const char *w,
 				ms_mem_fill_random(mem, i, 1, i);
 		}
 	} else if (!strcmp(w, "zero")) {
-		memset(mem->p, 0, npages * PAGE);
+		memset(mem->p, 0, mem->len);
 	}
-	ms_bitmap_set(bm, 0, npages);
 }
 
-static void scatter(struct ms_mem *mem, struct ms_bitmap *bm, uint64_t npages)
+static void scatter(struct ms_mem *mem, struct ms_bitmap *bm, unsigned int seed)
 {
 	uint64_t i;
 
 	ms_bitmap_clear_all(bm);
-	srand(7);
-	for (i = 0; i < npages; i++) {
+	srand(seed);
+	for (i = 0; i < bm->npages; i++) {
 		if (rand() % 10 == 0) {
-			mem->p[i * PAGE] ^= 1;
+			mem->p[i * PAGE + 8] ^= 0x5a;
 			ms_bitmap_set(bm, i, 1);
 		}
 	}
 }
 
-static int run_pass(int dev, struct ms_rx *rx, uint64_t pass,
-		    const struct ms_bitmap *bm)
-{
-	struct migsend_pass_result res;
+/* ----- the receiver, forked into the peer namespace ------------------- */
 
-	if (ms_pass_start(dev, pass, bm, 0, MIGSEND_PASS_SKIP_ZERO) ||
-	    ms_pass_wait(dev, &res))
-		return -errno;
-	if (res.state != MIGSEND_STATE_DONE)
-		return -res.error;
-	return ms_rx_wait_pass(rx, pass, 600000);
+static pid_t start_receiver(void)
+{
+	int ns, fd, ready[2];
+	char c;
+	pid_t pid;
+
+	if (pipe(ready))
+		return -1;
+	pid = fork();
+	if (pid) {
+		close(ready[1]);
+		if (read(ready[0], &c, 1) != 1)
+			pid = -1;
+		close(ready[0]);
+		return pid;
+	}
+	ns = open("/run/netns/" MS_PEER_NETNS, O_RDONLY);
+	if (ns < 0 || setns(ns, CLONE_NEWNET))
+		_exit(2);
+	{
+		struct migsend_receiver_opts o = { .host = MS_PEER_ADDR, .port = PORT,
+						   .listen_fd = -1, .timeout_ms = 600000 };
+		struct migsend_receiver_result r;
+
+		fd = ms_tcp_listen_fd(MS_PEER_ADDR, PORT);
+		if (fd < 0)
+			_exit(3);
+		o.listen_fd = fd;
+		if (write(ready[1], "x", 1) != 1)
+			_exit(4);
+		if (migsend_receive(&o, &r)) {
+			fprintf(stderr, "bench receiver: %s\n", migsend_last_error());
+			_exit(5);
+		}
+		_exit(0);
+	}
+}
+
+/* ----- one run ---------------------------------------------------------- */
+
+struct run {
+	const char *workload;
+	enum migsend_engine engine;
+	int conns;
+	int index;
+	struct ms_mem *mem;
+	struct ms_bitmap *bm;
+};
+
+static int timed_pass(struct migsend_sender *snd, struct migsend_session *s,
+		      struct run *r, uint64_t pass, double *secs, double *cpu,
+		      uint64_t *wire)
+{
+	struct migsend_pass_info info;
+	double t0, c0;
+	int err;
+
+	(void)s;
+	c0 = self_cpu_s() + kthread_cpu_s();
+	t0 = now_s();
+	err = migsend_sender_pass(snd, pass, r->bm->words, 0, r->bm->npages,
+				  MIGSEND_PASS_SKIP_ZERO, &info);
+	if (!err)
+		err = migsend_sender_wait_acked(snd, pass, 600000);
+	*secs = now_s() - t0;
+	*cpu = self_cpu_s() + kthread_cpu_s() - c0;
+	*wire = info.wire_bytes;
+	return err;
+}
+
+static int run_once(struct run *r)
+{
+	struct migsend_sender_opts so = { .host = MS_PEER_ADDR, .port = PORT,
+					  .nconns = r->conns, .pass_timeout_ms = 120000 };
+	struct migsend_session *s = NULL;
+	struct migsend_sender *snd = NULL;
+	uint64_t wire = 0, pass = 1, guest, grown;
+	double secs = 0, cpu = 0;
+	struct rusage ru;
+	int err, status;
+	pid_t pid;
+
+	if (!strcmp(r->workload, "holes"))
+		prepare(r->mem, "holes");	/* holes again: a run may have filled them */
+	ms_bitmap_set(r->bm, 0, r->bm->npages);
+	pid = start_receiver();
+	if (pid < 0)
+		return -1;
+	err = migsend_session_open_engine(&s, r->engine);
+	if (!err)
+		err = migsend_add_region(s, r->mem->fd, 0, 0, r->mem->len);
+	if (!err)
+		err = migsend_sender_connect(s, &so, &snd);
+	if (!err && !strcmp(r->workload, "scattered")) {
+		err = timed_pass(snd, s, r, pass++, &secs, &cpu, &wire);
+		scatter(r->mem, r->bm, r->index + 1);
+	}
+	guest = ms_bitmap_count(r->bm) * PAGE;
+	grown = allocated_bytes(r->mem->fd);
+	if (!err)
+		err = timed_pass(snd, s, r, pass, &secs, &cpu, &wire);
+	grown = allocated_bytes(r->mem->fd) - grown;
+	if (!err)
+		err = migsend_sender_complete(snd, pass, 600000);
+	if (err)
+		fprintf(stderr, "migsend_bench: %s: %s\n", migsend_engine_name(r->engine),
+			migsend_last_error());
+	migsend_sender_close(snd);
+	migsend_session_close(s);
+	if (err)
+		kill(pid, SIGKILL);
+	if (wait4(pid, &status, 0, &ru) != pid || !WIFEXITED(status) || WEXITSTATUS(status))
+		err = err ? err : -1;
+	if (err)
+		return -1;
+	printf("BENCH workload=%s engine=%s conns=%d run=%d guest_bytes=%llu wire_bytes=%llu secs=%.4f sender_cpu_s=%.3f receiver_cpu_s=%.3f shmem_growth=%llu\n",
+	       r->workload, migsend_engine_name(r->engine), r->conns, r->index,
+	       (unsigned long long)guest, (unsigned long long)wire, secs, cpu,
+	       tv_s(&ru.ru_utime) + tv_s(&ru.ru_stime), (unsigned long long)grown);
+	fflush(stdout);
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -141,78 +276,51 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "size", required_argument, NULL, 's' },
 		{ "conns", required_argument, NULL, 'c' },
+		{ "engines", required_argument, NULL, 'e' },
 		{ "workload", required_argument, NULL, 'w' },
 		{ "runs", required_argument, NULL, 'r' },
 		{ "net-only", no_argument, NULL, 'n' },
 		{ 0 }
 	};
-	uint64_t size = 256ULL << 20, npages, pass = 0;
-	int conns = 2, runs = 3, opt, dev, r, snd[64], rcv[64];
+	char engines[256] = "kernel,user-copy,user-zc,user-sendfile", conns[64] = "2";
 	const char *workload = "random";
+	uint64_t size = 1024ULL << 20;
+	int runs = 3, opt, failed = 0;
 	struct ms_bitmap bm;
 	struct ms_mem mem;
-	struct ms_rx rx;
-	uint8_t *dst;
+	char *e, *c, *se, *sc;
 
-	while ((opt = getopt_long(argc, argv, "s:c:w:r:n", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (opt) {
 		case 's': size = strtoull(optarg, NULL, 0) << 20; break;
-		case 'c': conns = atoi(optarg); break;
+		case 'c': snprintf(conns, sizeof(conns), "%s", optarg); break;
+		case 'e': snprintf(engines, sizeof(engines), "%s", optarg); break;
 		case 'w': workload = optarg; break;
 		case 'r': runs = atoi(optarg); break;
 		case 'n': return ms_net_setup() ? 1 : 0;
 		default: return 2;
 		}
 	}
-	if (conns < 1 || conns > 64)
-		return 2;
-	npages = size / PAGE;
-	dev = ms_open();
-	if (dev < 0 || ms_tcp_pairs(conns, snd, rcv) ||
-	    ms_mem_create(&mem, size, false) || ms_bitmap_alloc(&bm, npages)) {
+	signal(SIGPIPE, SIG_IGN);
+	if (ms_net_setup() || ms_mem_create(&mem, size, false) ||
+	    ms_bitmap_alloc(&bm, size / PAGE)) {
 		perror("migsend_bench: setup");
 		return 1;
 	}
-	dst = mmap(NULL, size, PROT_READ | PROT_WRITE,
-		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	for (r = 0; r < conns; r++)
-		ms_add_sock(dev, snd[r]);
-	if (dst == MAP_FAILED || ms_add_region(dev, mem.fd, 0, 0, size) ||
-	    ms_rx_start(&rx, dst, 0, size, rcv, conns)) {
-		perror("migsend_bench: session");
-		return 1;
-	}
-	prepare(&mem, &bm, workload, npages);
-	for (r = 0; r < runs; r++) {
-		struct migsend_stats st = { 0 };
-		double t0, t1, k0, rx0;
-		int err;
+	prepare(&mem, workload);
+	for (e = strtok_r(engines, ",", &se); e; e = strtok_r(NULL, ",", &se)) {
+		char conns_copy[64];
 
-		if (!strcmp(workload, "scattered")) {
-			ms_bitmap_set(&bm, 0, npages);
-			run_pass(dev, &rx, ++pass, &bm);
-			scatter(&mem, &bm, npages);
+		snprintf(conns_copy, sizeof(conns_copy), "%s", conns);
+		for (c = strtok_r(conns_copy, ",", &sc); c; c = strtok_r(NULL, ",", &sc)) {
+			struct run r = { .workload = workload, .conns = atoi(c),
+					 .mem = &mem, .bm = &bm };
+
+			if (migsend_engine_parse(e, &r.engine))
+				return 2;
+			for (r.index = 0; r.index < runs; r.index++)
+				failed |= run_once(&r) != 0;
 		}
-		k0 = kthread_cpu_s() + clock_s(CLOCK_THREAD_CPUTIME_ID);
-		rx0 = rx_cpu_s(&rx);
-		t0 = now_s();
-		err = run_pass(dev, &rx, ++pass, &bm);
-		t1 = now_s();
-		if (err) {
-			fprintf(stderr, "migsend_bench: pass failed: %s %s\n",
-				strerror(-err), rx.errmsg);
-			return 1;
-		}
-		ioctl(dev, MIGSEND_IOC_GET_STATS, &st);
-		printf("BENCH engine=kernel workload=%s conns=%d guest_bytes=%llu wire_bytes=%llu secs=%.4f sender_cpu_s=%.3f receiver_cpu_s=%.3f\n",
-		       workload, conns,
-		       (unsigned long long)(st.last.dirty_pages * PAGE),
-		       (unsigned long long)st.last.wire_bytes, t1 - t0,
-		       kthread_cpu_s() + clock_s(CLOCK_THREAD_CPUTIME_ID) - k0,
-		       rx_cpu_s(&rx) - rx0);
-		fflush(stdout);
 	}
-	close(dev);
-	ms_rx_stop(&rx);
-	return 0;
+	return failed;
 }

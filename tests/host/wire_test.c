@@ -72,7 +72,10 @@ TEST(decode_rejects_malformed_headers)
 	h.version = 2;
 	EXPECT_EQ(-EBADMSG, ms_wire_hdr_decode(&h, &r));
 	ms_wire_hdr_encode(&h, MIGSEND_REC_DATA, 0, 1, 4096, 1);
-	h.flags = htole16(1);
+	h.flags = htole16(MIGSEND_REC_F_ACK);
+	EXPECT_EQ(0, ms_wire_hdr_decode(&h, &r));
+	EXPECT_EQ(MIGSEND_REC_F_ACK, r.flags);
+	h.flags = htole16(2);
 	EXPECT_EQ(-EBADMSG, ms_wire_hdr_decode(&h, &r));
 	/* Unknown type, length not matching the page count, too many pages. */
 	ms_wire_hdr_encode(&h, 9, 0, 1, 4096, 1);

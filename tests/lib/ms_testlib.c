@@ -250,6 +250,28 @@ void ms_bitmap_clear_all(struct ms_bitmap *b)
 	memset(b->words, 0, (b->npages + 63) / 64 * sizeof(uint64_t));
 }
 
+uint64_t ms_bitmap_count(const struct ms_bitmap *b)
+{
+	uint64_t i, n = 0;
+
+	for (i = 0; i < (b->npages + 63) / 64; i++)
+		n += __builtin_popcountll(le64toh(b->words[i]) &
+					  (i == b->npages / 64 ? (1ULL << (b->npages % 64)) - 1 : ~0ULL));
+	return n;
+}
+
+int ms_tcp_listen_fd(const char *addr, const char *port)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(atoi(port)) };
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+
+	inet_pton(AF_INET, addr, &sa.sin_addr);
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || listen(fd, 256))
+		return -1;
+	return fd;
+}
+
 /* ----- the reference receiver ------------------------------------------ */
 
 static int ms_read_full(int fd, void *buf, size_t len)

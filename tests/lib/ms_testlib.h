@@ -52,6 +52,9 @@ int ms_bitmap_alloc(struct ms_bitmap *b, uint64_t npages);
 void ms_bitmap_free(struct ms_bitmap *b);
 void ms_bitmap_set(struct ms_bitmap *b, uint64_t first, uint64_t n);
 void ms_bitmap_clear_all(struct ms_bitmap *b);
+uint64_t ms_bitmap_count(const struct ms_bitmap *b);
+/* A listening TCP socket on @addr:@port (in the caller's netns). */
+int ms_tcp_listen_fd(const char *addr, const char *port);
 
 /*
  * Reference receiver: one thread per connection applies records to a

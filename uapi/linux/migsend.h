@@ -283,11 +283,18 @@ enum migsend_rec_type {
 	MIGSEND_REC_END = 3,
 };
 
+/*
+ * migsend_wire_hdr.flags.  The kernel never sets one; userspace senders
+ * that wait for the receiver (stop-and-wait) ask for an ACK this way.
+ */
+#define MIGSEND_REC_F_ACK	0x0001	/* ACK once this record is applied */
+#define MIGSEND_REC_F_ALL	MIGSEND_REC_F_ACK
+
 struct migsend_wire_hdr {
 	__le32 magic;		/* MIGSEND_WIRE_MAGIC */
 	__u8 version;		/* MIGSEND_WIRE_VERSION */
 	__u8 type;		/* enum migsend_rec_type */
-	__le16 flags;		/* 0 */
+	__le16 flags;		/* MIGSEND_REC_F_* */
 	__le32 payload_len;	/* bytes that follow this header */
 	__le32 npages;		/* pages covered (DATA, ZERO), else 0 */
 	__le64 gpa;		/* guest-physical address (DATA, ZERO), else 0 */
