@@ -8,6 +8,7 @@
 #                   the kselftest suite in QEMU on 6.1 and 6.12
 #   make demo       the main job, in QEMU (see README.md)
 #   make deps       install what a fresh Debian 12 machine lacks
+#   make bench      the engines side by side (make bench-quick: a few minutes)
 #   make install    libmigsend, its header and pkg-config file, the CLI
 #
 # The kernel module's own build is kbuild: Kbuild at the top lets
@@ -49,6 +50,15 @@ demo: deps
 demo-run: all
 	KVER="$(KVER)" scripts/demo.sh
 
+# Benchmarks: the engines side by side in one VM boot (docs/BENCHMARKS.md).
+bench: deps
+	$(MAKE) --no-print-directory all
+	scripts/bench.sh full
+
+bench-quick: deps
+	$(MAKE) --no-print-directory all
+	scripts/bench.sh quick
+
 install: userspace
 	$(MAKE) -C userspace install
 
@@ -57,4 +67,4 @@ clean:
 		build/userspace build/logs build/*/initramfs build/*/initrd.cpio.gz
 
 .PHONY: all deps ksrc modules userspace tests check check-stages demo \
-	demo-run install clean
+	demo-run bench bench-quick install clean

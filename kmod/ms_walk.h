@@ -23,20 +23,26 @@ static inline u64 ms_mask_from(u64 from)
 
 /*
  * The first set bit at or after @from and below @end, or @end when there
- * is none.  @end must not exceed the number of bits in @w.
+ * is none.  @end must not exceed the number of bits in @w.  Empty words
+ * are skipped four at a time: one OR and one branch per 256 clean pages.
  */
 static inline u64 ms_next_set(const u64 *w, u64 from, u64 end)
 {
-	u64 i, word;
+	u64 i, nwords, word;
 
 	if (from >= end)
 		return end;
 	i = from / MS_BITS_PER_WORD;
+	nwords = (end + MS_BITS_PER_WORD - 1) / MS_BITS_PER_WORD;
 	word = w[i] & ms_mask_from(from);
-	while (!word) {
-		if ((++i) * MS_BITS_PER_WORD >= end)
+	if (!word) {
+		for (i++; i + 4 <= nwords; i += 4)
+			if (w[i] | w[i + 1] | w[i + 2] | w[i + 3])
+				break;
+		for (; i < nwords && !(word = w[i]); i++)
+			;
+		if (i >= nwords)
 			return end;
-		word = w[i];
 	}
 	from = i * MS_BITS_PER_WORD + ms_ctz64(word);
 	return from < end ? from : end;
@@ -45,16 +51,21 @@ static inline u64 ms_next_set(const u64 *w, u64 from, u64 end)
 /* The first clear bit at or after @from and below @end, or @end. */
 static inline u64 ms_next_clear(const u64 *w, u64 from, u64 end)
 {
-	u64 i, word;
+	u64 i, nwords, word;
 
 	if (from >= end)
 		return end;
 	i = from / MS_BITS_PER_WORD;
+	nwords = (end + MS_BITS_PER_WORD - 1) / MS_BITS_PER_WORD;
 	word = ~w[i] & ms_mask_from(from);
-	while (!word) {
-		if ((++i) * MS_BITS_PER_WORD >= end)
+	if (!word) {
+		for (i++; i + 4 <= nwords; i += 4)
+			if (~(w[i] & w[i + 1] & w[i + 2] & w[i + 3]))
+				break;
+		for (; i < nwords && !(word = ~w[i]); i++)
+			;
+		if (i >= nwords)
 			return end;
-		word = ~w[i];
 	}
 	from = i * MS_BITS_PER_WORD + ms_ctz64(word);
 	return from < end ? from : end;

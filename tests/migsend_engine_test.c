@@ -946,6 +946,26 @@ TEST_F(stuck, unreadable_bitmap_is_efault_not_a_crash)
 	munmap(map, bytes);
 }
 
+TEST_F(stuck, owner_unmapping_and_closing_memory_mid_pass_is_harmless)
+{
+	struct migsend_pass_result res;
+	uint8_t *copy = malloc(STUCK_LEN);
+
+	ASSERT_NE(NULL, copy);
+	memcpy(copy, self->mem.p, STUCK_LEN);
+	ASSERT_EQ(0, start_stuck(&self->m, &self->bm));
+	/* The module holds its own file reference: the owner's mapping and
+	 * fd may go.
+	 */
+	ms_mem_destroy(&self->mem);
+	ASSERT_EQ(0, mig_start_rx(&self->m));
+	ASSERT_EQ(0, ms_pass_wait(self->m.dev, &res));
+	EXPECT_EQ(MIGSEND_STATE_DONE, res.state);
+	ASSERT_EQ(0, ms_rx_wait_pass(&self->m.rx, 1, RX_TIMEOUT_MS));
+	EXPECT_EQ(0, memcmp(self->m.dst, copy, STUCK_LEN));
+	free(copy);
+}
+
 static int count_threads(const char *prefix)
 {
 	char cmd[128], buf[16] = "";
@@ -1010,6 +1030,59 @@ TEST(sigkill_mid_pass_drops_every_reference)
 	EXPECT_TRUE(WIFSIGNALED(status));
 	EXPECT_EQ(0, count_threads("migsend/"));
 	EXPECT_EQ(before, ms_slab_objects("migsend_session"));
+}
+
+/* Eight sessions, each with its memory and connections, at the same time. */
+struct parallel {
+	int id;
+	int ok;
+};
+
+static void *one_migration(void *arg)
+{
+	struct parallel *p = arg;
+	struct migsend_pass_result res;
+	struct ms_bitmap bm;
+	struct ms_mem mem;
+	struct mig m;
+	uint64_t len = 8 * MB;
+
+	if (mig_open(&m, 2, 0, len) || mig_start_rx(&m) ||
+	    ms_mem_create(&mem, len, false) || ms_bitmap_alloc(&bm, len / PAGE))
+		return NULL;
+	ms_mem_fill_random(&mem, 0, len / PAGE / 2, p->id + 100);
+	memset(m.dst, 0x5a, len);
+	ms_bitmap_set(&bm, 0, len / PAGE);
+	if (!ms_add_region(m.dev, mem.fd, 0, 0, len) &&
+	    !mig_pass(&m, 1, &bm, 0, MIGSEND_PASS_SKIP_ZERO, &res) &&
+	    !memcmp(m.dst, mem.p, len)) {
+		ms_mem_fill_random(&mem, 0, 16, p->id + 200);
+		ms_bitmap_clear_all(&bm);
+		ms_bitmap_set(&bm, 0, 16);
+		p->ok = !mig_pass(&m, 2, &bm, 0, MIGSEND_PASS_SKIP_ZERO, &res) &&
+			!memcmp(m.dst, mem.p, len);
+	}
+	mig_close(&m);
+	ms_mem_destroy(&mem);
+	ms_bitmap_free(&bm);
+	return NULL;
+}
+
+TEST(eight_sessions_migrate_at_once)
+{
+	struct parallel p[8];
+	pthread_t t[8];
+	int i;
+
+	ASSERT_EQ(0, ms_net_setup());
+	for (i = 0; i < 8; i++) {
+		p[i] = (struct parallel){ .id = i };
+		ASSERT_EQ(0, pthread_create(&t[i], NULL, one_migration, &p[i]));
+	}
+	for (i = 0; i < 8; i++) {
+		pthread_join(t[i], NULL);
+		EXPECT_TRUE(p[i].ok) TH_LOG("session %d", i);
+	}
 }
 
 TEST_HARNESS_MAIN

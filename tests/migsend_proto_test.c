@@ -346,4 +346,96 @@ TEST_F(hostile, complete_after_the_last_pass_is_done)
 	EXPECT_EQ(3, self->r.res.state_len);
 }
 
+/* ----- a hostile receiver against the real sender -------------------- */
+
+struct fake_rx {
+	int lfd;
+	uint16_t port;
+	bool close_data;	/* reset the data connection instead */
+};
+
+/* Handshake properly, take some data, then hang up the control connection. */
+static void *fake_receiver(void *arg)
+{
+	struct fake_rx *f = arg;
+	uint8_t buf[65536];
+	struct migsend_ctl_join j;
+	uint16_t type;
+	uint32_t len;
+	int ctl, data, i;
+
+	ctl = accept(f->lfd, NULL, NULL);
+	if (ctl < 0 || ms_ctl_recv(ctl, &type, buf, sizeof(buf), &len) ||
+	    ms_ctl_send(ctl, MIGSEND_CTL_WELCOME, NULL, 0))
+		return NULL;
+	data = accept(f->lfd, NULL, NULL);
+	if (data < 0 || ms_ctl_recv(data, &type, &j, sizeof(j), &len) ||
+	    ms_ctl_send(data, MIGSEND_CTL_JOINED, NULL, 0))
+		return NULL;
+	for (i = 0; i < 16; i++)
+		if (recv(data, buf, sizeof(buf), MSG_WAITALL) <= 0)
+			break;
+	if (f->close_data) {
+		struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+
+		setsockopt(data, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+		close(data);
+		sleep(2);
+		close(ctl);
+	} else {
+		close(ctl);
+		sleep(2);
+		close(data);
+	}
+	return NULL;
+}
+
+static void sender_against_fake(struct __test_metadata *_metadata, bool close_data,
+				const char *want)
+{
+	struct migsend_sender_opts so = { .host = MS_PEER_ADDR, .nconns = 1 };
+	struct migsend_session *s;
+	struct migsend_sender *snd;
+	struct ms_mem mem;
+	struct ms_bitmap bm;
+	struct fake_rx f = { .close_data = close_data };
+	struct rx_run r;
+	char port[16];
+	pthread_t t;
+	int err;
+
+	f.lfd = listen_in_peer(&r);
+	ASSERT_LE(0, f.lfd);
+	snprintf(port, sizeof(port), "%u", r.port);
+	so.port = port;
+	ASSERT_EQ(0, pthread_create(&t, NULL, fake_receiver, &f));
+	ASSERT_EQ(0, ms_mem_create(&mem, 64 << 20, false));
+	ms_mem_fill_random(&mem, 0, (64 << 20) / PAGE, 1);
+	ASSERT_EQ(0, ms_bitmap_alloc(&bm, (64 << 20) / PAGE));
+	ms_bitmap_set(&bm, 0, bm.npages);
+	ASSERT_EQ(0, migsend_session_open(&s, NULL));
+	ASSERT_EQ(0, migsend_add_region(s, mem.fd, 0, 0, mem.len));
+	ASSERT_EQ(0, migsend_sender_connect(s, &so, &snd));
+	err = migsend_sender_pass(snd, 1, (const uint64_t *)bm.words, 0, bm.npages,
+				  MIGSEND_PASS_SKIP_ZERO, NULL);
+	EXPECT_EQ(-ECONNRESET, err);
+	EXPECT_NE(NULL, strstr(migsend_last_error(), want)) TH_LOG("%s", migsend_last_error());
+	migsend_sender_close(snd);
+	migsend_session_close(s);
+	pthread_join(t, NULL);
+	close(f.lfd);
+	ms_mem_destroy(&mem);
+	ms_bitmap_free(&bm);
+}
+
+TEST(receiver_closing_the_control_connection_fails_the_pass)
+{
+	sender_against_fake(_metadata, false, "control connection to the destination was lost");
+}
+
+TEST(receiver_resetting_a_data_connection_fails_the_pass)
+{
+	sender_against_fake(_metadata, true, "lost during pass 1");
+}
+
 TEST_HARNESS_MAIN

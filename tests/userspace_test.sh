@@ -49,7 +49,7 @@ rpid=$!
 sleep 0.5
 ms_src "$MS" send --to $MS_DST_ADDR:7002 --conns 2 --size 16M --json >$T/send.out 2>$T/send.err
 wait $rpid
-check json_output grep -q '^{"passes":\[{"pass":1,' $T/send.out && grep -q '"downtime_ms"' $T/send.out &&
+check json_output grep -q '^{"engine":"kernel","passes":\[{"pass":1,' $T/send.out && grep -q '"downtime_ms"' $T/send.out &&
 	grep -q '^{"passes":' $T/recv.out
 
 # 5-6: the receiver is killed mid-pass: the sender stops within 5 s with a clear error.

@@ -4,11 +4,16 @@
 # The module is loaded by the first script and unloaded by the last.
 here=$(cd "$(dirname "$0")" && pwd)
 rc=0
+# A short fuzz and soak here; make fuzz / make soak run the long ones.
+: "${FUZZ_ITERATIONS:=5000}" "${FUZZ_SEED:=1}" "${SOAK_COUNT:=20}"
+export SOAK_COUNT
 for t in module_load_test.sh migsend_dev_test migsend_engine_test \
-	 migsend_proto_test userspace_test.sh module_unload_test.sh; do
+	 migsend_proto_test migsend_fuzz userspace_test.sh faults_test.sh \
+	 soak.sh module_unload_test.sh; do
 	echo "# running $t"
 	case $t in
 	*.sh) sh "$here/$t" ;;
+	migsend_fuzz) "$here/$t" --iterations "$FUZZ_ITERATIONS" --seed "$FUZZ_SEED" ;;
 	*) "$here/$t" ;;
 	esac || rc=1
 done

@@ -100,6 +100,10 @@ struct migsend_sender_opts {
 	const char *port;
 	unsigned int nconns;		/* data connections, 1..128 */
 	unsigned int connect_timeout_ms;	/* 0: 5000 */
+	/* The destination's answer to HELLO may wait for it to allocate
+	 * guest memory: 0: 120000.
+	 */
+	unsigned int handshake_timeout_ms;
 	unsigned int pass_timeout_ms;	/* no progress on a connection: 0: 30000 */
 };
 
@@ -166,6 +170,13 @@ struct migsend_receiver_opts {
 	int listen_fd;			/* >= 0: use this listening socket instead */
 	unsigned int timeout_ms;	/* silence on the control connection: 0: 60000 */
 	bool hash;			/* hash all memory at the end */
+	/*
+	 * Allocate all destination memory during the handshake (as a VMM
+	 * that preallocates or prefaults guest RAM does), so that passes
+	 * only copy.  Without it pages are allocated as records arrive and
+	 * pages that only ever receive ZERO records are never allocated.
+	 */
+	bool prealloc;
 	/* Called for every line worth logging (refused connections ...). */
 	void (*log)(void *ctx, const char *line);
 	void *log_ctx;

@@ -200,6 +200,7 @@ static void *progress_thread(void *arg)
 }
 
 struct send_args {
+	enum migsend_engine engine;
 	const char *host, *port;
 	unsigned int conns;
 	struct migsend_sim_opts sim;
@@ -226,6 +227,8 @@ static const char send_usage[] =
 	"                          on timeout: cancel the migration, or run the\n"
 	"                          final pass anyway (default cancel)\n"
 	"  --no-zero-skip          send zero pages as data\n"
+	"  --engine E              kernel, user-copy, user-zc, user-sendfile, or auto\n"
+	"                          (kernel; user-sendfile without the module)\n"
 	"  --hash                  print the source memory's hash at the end\n"
 	"  --json                  one JSON object on stdout instead of text\n"
 	"\n";
@@ -243,6 +246,7 @@ static int parse_send(int argc, char **argv, struct send_args *a)
 		{ "timeout", required_argument, NULL, 'T' },
 		{ "timeout-strategy", required_argument, NULL, 'S' },
 		{ "no-zero-skip", no_argument, NULL, 'Z' },
+		{ "engine", required_argument, NULL, 'E' },
 		{ "hash", no_argument, NULL, 'H' },
 		{ "json", no_argument, NULL, 'j' },
 		{ 0 }
@@ -251,6 +255,7 @@ static int parse_send(int argc, char **argv, struct send_args *a)
 	int opt;
 
 	a->conns = 4;
+	a->engine = MIGSEND_ENGINE_KERNEL;
 	a->sim.size = 256ULL << 20;
 	a->sim.zero_ratio = 0.5;
 	a->pc.pass_flags = MIGSEND_PASS_SKIP_ZERO;
@@ -277,6 +282,7 @@ static int parse_send(int argc, char **argv, struct send_args *a)
 				return -1;
 			break;
 		case 'Z': a->pc.pass_flags &= ~MIGSEND_PASS_SKIP_ZERO; break;
+		case 'E': if (migsend_engine_parse(optarg, &a->engine)) return -1; break;
 		case 'H': a->hash = true; break;
 		case 'j': a->json = true; break;
 		default: return -1;
@@ -289,9 +295,9 @@ static void print_send_result(struct send_ctx *c, const struct send_args *a,
 			      const struct migsend_precopy_result *r, uint64_t hash)
 {
 	if (a->json) {
-		printf("{\"passes\":[%s],\"downtime_ms\":%.3f,\"total_seconds\":%.3f,"
+		printf("{\"engine\":\"%s\",\"passes\":[%s],\"downtime_ms\":%.3f,\"total_seconds\":%.3f,"
 		       "\"wire_bytes\":%" PRIu64 ",\"timed_out\":%s",
-		       c->passes_json, r->downtime_ns / 1e6, r->total_ns / 1e9,
+		       migsend_engine_name(migsend_session_engine(c->s)), c->passes_json, r->downtime_ns / 1e6, r->total_ns / 1e9,
 		       r->wire_bytes, r->timed_out ? "true" : "false");
 		if (a->hash)
 			printf(",\"hash\":\"%016" PRIx64 "\"", hash);
@@ -340,9 +346,11 @@ static int cmd_send(int argc, char **argv)
 	so.port = a.port;
 	so.nconns = a.conns;
 
-	err = migsend_session_open(&c.s, NULL);
+	err = migsend_session_open_engine(&c.s, a.engine);
 	if (err)
 		return fail_exit(err, 0);
+	if (a.engine == MIGSEND_ENGINE_AUTO && !a.json)
+		printf("engine: %s\n", migsend_engine_name(migsend_session_engine(c.s)));
 	err = migsend_sim_create(&a.sim, &sim);
 	if (!err)
 		err = migsend_add_region(c.s, migsend_sim_fd(sim), 0, 0, a.sim.size);
@@ -394,6 +402,7 @@ static const char recv_usage[] =
 	"  --listen [HOST:]PORT    where to listen (required)\n"
 	"  --timeout S             wait at most S seconds for the source (default 60)\n"
 	"  --hash                  print the hash of all received memory\n"
+	"  --prealloc              allocate all memory at the handshake\n"
 	"  --json                  one JSON object on stdout instead of text\n"
 	"\n";
 
@@ -409,6 +418,7 @@ static int cmd_recv(int argc, char **argv)
 		{ "listen", required_argument, NULL, 'l' },
 		{ "timeout", required_argument, NULL, 'T' },
 		{ "hash", no_argument, NULL, 'H' },
+		{ "prealloc", no_argument, NULL, 'P' },
 		{ "json", no_argument, NULL, 'j' },
 		{ 0 }
 	};
@@ -427,6 +437,7 @@ static int cmd_recv(int argc, char **argv)
 		case 'l': snprintf(listen_at, sizeof(listen_at), "%s", optarg); break;
 		case 'T': o.timeout_ms = strtoul(optarg, NULL, 0) * 1000; break;
 		case 'H': o.hash = true; break;
+		case 'P': o.prealloc = true; break;
 		case 'j': json = true; break;
 		default: fprintf(stderr, "%s", recv_usage); return EXIT_USAGE;
 		}

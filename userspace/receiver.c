@@ -188,6 +188,8 @@ static int ms_rx_map_memory(struct ms_rx *rx)
 		r->written = calloc((r->len / MS_PAGE + 63) / 64, sizeof(uint64_t));
 		if (!r->written)
 			return ms_fail(ENOMEM, "allocating the written-pages map");
+		if (rx->o->prealloc && madvise(r->map, r->len, MADV_POPULATE_WRITE))
+			return ms_fail(errno, "preallocating destination memory");
 	}
 	return 0;
 }

@@ -27,7 +27,8 @@
 
 #define MS_DEFAULT_CONNECT_MS	5000
 #define MS_DEFAULT_PASS_MS	30000
-#define MS_HANDSHAKE_MS		10000
+#define MS_HANDSHAKE_MS		120000
+#define MS_JOIN_MS		10000
 /* After a failed pass, how long to wait for the receiver's own reason. */
 #define MS_REASON_GRACE_MS	500
 
@@ -226,7 +227,7 @@ static int ms_sender_join(struct migsend_sender *snd, const struct migsend_sende
 	if (fd < 0)
 		return fd;
 	snd->data[i] = fd;
-	ms_set_timeouts(fd, MS_HANDSHAKE_MS);
+	ms_set_timeouts(fd, MS_JOIN_MS);
 	memcpy(j.token, snd->token, sizeof(j.token));
 	err = ms_ctl_send(fd, MIGSEND_CTL_JOIN, &j, sizeof(j));
 	if (err)
@@ -304,7 +305,8 @@ int migsend_sender_connect(struct migsend_session *s,
 					o->connect_timeout_ms : MS_DEFAULT_CONNECT_MS);
 	if (err < 0)
 		goto fail;
-	ms_set_timeouts(snd->ctl, MS_HANDSHAKE_MS);
+	ms_set_timeouts(snd->ctl, o->handshake_timeout_ms ? o->handshake_timeout_ms :
+				  MS_HANDSHAKE_MS);
 	err = ms_sender_hello(snd);
 	for (i = 0; !err && i < o->nconns; i++)
 		err = ms_sender_join(snd, o, i);

@@ -168,8 +168,13 @@ static pid_t start_receiver(void)
 	if (ns < 0 || setns(ns, CLONE_NEWNET))
 		_exit(2);
 	{
+		/* The destination's memory is allocated at the handshake: the
+		 * timed pass measures sending and receiving, not the
+		 * destination's page allocator (see docs/BENCHMARKS.md).
+		 */
 		struct migsend_receiver_opts o = { .host = MS_PEER_ADDR, .port = PORT,
-						   .listen_fd = -1, .timeout_ms = 600000 };
+						   .listen_fd = -1, .timeout_ms = 600000,
+						   .prealloc = true };
 		struct migsend_receiver_result r;
 
 		fd = ms_tcp_listen_fd(MS_PEER_ADDR, PORT);

@@ -1,0 +1,82 @@
+#!/bin/sh
+# Faults a migration must survive, end to end with the CLI between two
+# namespaces: a lossy, slow and reordering path; a receiver that dies and
+# restarts; rmmod under an open session.  Needs the module loaded.
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/netns.sh"
+MS="$here/migsend"
+TC=/usr/sbin/tc
+T=/tmp/faults
+mkdir -p $T
+n=0 fails=0
+ok() { n=$((n + 1)); echo "ok $n $1"; }
+not_ok() { n=$((n + 1)); echo "not ok $n $1"; fails=$((fails + 1)); sed 's/^/# /' $T/*.out $T/*.err 2>/dev/null | tail -20; }
+check() { name=$1; shift; if "$@"; then ok "$name"; else not_ok "$name"; fi; }
+
+# migrate PORT [send options]: a migration with --hash on both sides;
+# leaves the exit codes in src_rc, dst_rc and the hashes in src, dst.
+migrate() {
+	port=$1
+	shift
+	rm -f $T/*
+	$IP netns exec msdst "$MS" recv --listen $MS_DST_ADDR:$port --hash --timeout 120 \
+		>$T/recv.out 2>$T/recv.err &
+	rpid=$!
+	sleep 0.5
+	ms_src "$MS" send --to $MS_DST_ADDR:$port --hash "$@" >$T/send.out 2>$T/send.err
+	src_rc=$?
+	wait $rpid
+	dst_rc=$?
+	src=$(sed -n 's/^source memory hash: //p' $T/send.out)
+	dst=$(sed -n 's/^destination memory hash: //p' $T/recv.out)
+}
+migrated() { [ $src_rc -eq 0 ] && [ $dst_rc -eq 0 ] && [ -n "$src" ] && [ "$src" = "$dst" ]; }
+sessions_gone() { ! grep -q '^migsend_session [1-9]' /proc/slabinfo; }
+
+echo "TAP version 13"
+echo "1..6"
+ms_netns_setup || { echo "Bail out! cannot set up the network namespaces"; exit 1; }
+
+# 1: 1 % loss and 50 ms delay each way.
+$TC -n mssrc qdisc add dev msa root netem delay 50ms loss 1% &&
+	$TC -n msdst qdisc add dev msb root netem delay 50ms loss 1% || echo "# netem: cannot add"
+migrate 7101 --conns 4 --size 32M --zero-ratio 0.3 --dirty-rate 2000
+check lossy_slow_path_migrates_correctly migrated
+
+# 2: reordering.
+$TC -n mssrc qdisc replace dev msa root netem delay 10ms reorder 25% 50%
+$TC -n msdst qdisc replace dev msb root netem delay 10ms reorder 25% 50%
+migrate 7102 --conns 4 --size 32M --zero-ratio 0.3 --dirty-rate 2000
+check reordering_path_migrates_correctly migrated
+$TC -n mssrc qdisc del dev msa root
+$TC -n msdst qdisc del dev msb root
+
+# 3-4: the receiver dies mid-pass and restarts: the sender fails cleanly,
+# the next migration succeeds.
+rm -f $T/*
+$IP netns exec msdst "$MS" recv --listen $MS_DST_ADDR:7103 >$T/recv.out 2>$T/recv.err &
+rpid=$!
+sleep 0.5
+$IP netns exec mssrc "$MS" send --to $MS_DST_ADDR:7103 --size 256M --zero-ratio 0 \
+	--dirty-rate 20000 --downtime-ms 1 --max-passes 1000 --timeout 60 >$T/send.out 2>$T/send.err &
+spid=$!
+for i in $(seq 100); do
+	"$MS" stats 2>/dev/null | grep -q "pid $spid: pass [0-9]* running" && break
+	sleep 0.1
+done
+kill -9 $rpid
+wait $spid
+rc=$?
+echo "# sender: exit $rc: $(cat $T/send.err)"
+check receiver_death_fails_the_sender_cleanly [ $rc -eq 6 ] && sessions_gone
+migrate 7103 --conns 2 --size 32M
+check restarted_receiver_takes_a_new_migration migrated
+
+# 5-6: rmmod is refused while a session is open, and works after.
+exec 3<>/dev/migsend
+rmmod migsend 2>/dev/null
+rc=$?
+exec 3>&-
+check rmmod_refused_while_a_session_is_open [ $rc -ne 0 ] && [ -e /sys/module/migsend ]
+check module_still_works_after_refused_rmmod "$MS" version >/dev/null
+[ $fails -eq 0 ]

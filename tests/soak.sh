@@ -1,0 +1,63 @@
+#!/bin/sh
+# Migrations back to back, small guests, random faults mixed in; memory
+# must stay flat.  SOAK_COUNT migrations (default 1000; make check runs
+# fewer).  Prints TAP.  Needs the module loaded.
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/netns.sh"
+MS="$here/migsend"
+T=/tmp/soak
+count=${SOAK_COUNT:-1000}
+mkdir -p $T
+ms_netns_setup || { echo "Bail out! cannot set up the network namespaces"; exit 1; }
+slab_kb() { sed -n 's/^Slab: *\([0-9]*\) kB/\1/p' /proc/meminfo; }
+rand() { echo $(($(od -An -N2 -tu2 /dev/urandom) % $1)); }
+
+echo "TAP version 13"
+echo "1..3"
+ok_runs=0 faulted=0 wrong=0 base=""
+for i in $(seq "$count"); do
+	port=$((7200 + i % 500))
+	fault=$(rand 6)	# 0: kill the receiver, 1: kill the sender, else none
+	$IP netns exec msdst "$MS" recv --listen $MS_DST_ADDR:$port --hash --timeout 60 \
+		>$T/recv.out 2>$T/recv.err &
+	rpid=$!
+	$IP netns exec mssrc "$MS" send --to $MS_DST_ADDR:$port --conns $((1 + $(rand 4))) \
+		--size $((1 + $(rand 8)))M --zero-ratio 0.$(rand 10) --dirty-rate $(rand 3000) \
+		--hash >$T/send.out 2>$T/send.err &
+	spid=$!
+	case $fault in
+	0) sleep 0.$(rand 5); kill -9 $rpid 2>/dev/null ;;
+	1) sleep 0.$(rand 5); kill -9 $spid 2>/dev/null ;;
+	esac
+	wait $spid
+	src_rc=$?
+	wait $rpid
+	dst_rc=$?
+	if [ $src_rc -eq 0 ] && [ $dst_rc -eq 0 ]; then
+		src=$(sed -n 's/^source memory hash: //p' $T/send.out)
+		dst=$(sed -n 's/^destination memory hash: //p' $T/recv.out)
+		if [ -n "$src" ] && [ "$src" = "$dst" ]; then
+			ok_runs=$((ok_runs + 1))
+		else
+			wrong=$((wrong + 1))
+			echo "# migration $i: hashes differ: $src $dst"
+		fi
+	elif [ "$fault" -le 1 ]; then
+		faulted=$((faulted + 1))
+	else
+		wrong=$((wrong + 1))
+		echo "# migration $i failed without a fault: $(cat $T/send.err $T/recv.err)"
+	fi
+	# Memory after the first tenth is the baseline.
+	[ "$i" -eq $((count / 10 + 1)) ] && base=$(slab_kb)
+done
+end=$(slab_kb)
+echo "# $count migrations: $ok_runs complete, $faulted ended by a fault, $wrong wrong; slab ${base:-?} kB after the first tenth, $end kB at the end"
+if [ $wrong -eq 0 ] && [ $ok_runs -gt 0 ]; then echo "ok 1 every_migration_correct_or_cleanly_failed"; else echo "not ok 1 every_migration_correct_or_cleanly_failed"; fi
+# Flat: within 2 MiB or 10 %, whichever is more.
+if [ -n "$base" ] && [ $((end - base)) -le $((base / 10 > 2048 ? base / 10 : 2048)) ]; then
+	echo "ok 2 slab_memory_flat"
+else
+	echo "not ok 2 slab_memory_flat # ${base:-?} -> $end kB"
+fi
+if ! grep -q '^migsend_session [1-9]' /proc/slabinfo; then echo "ok 3 no_session_left"; else echo "not ok 3 no_session_left"; fi
