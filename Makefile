@@ -9,6 +9,8 @@
 #   make demo       the main job, in QEMU (see README.md)
 #   make deps       install what a fresh Debian 12 machine lacks
 #   make bench      the engines side by side (make bench-quick: a few minutes)
+#   make check-debug the VM suite on a debug kernel (KASAN, lockdep, kmemleak)
+#   make fuzz, make soak   the long ioctl/netlink fuzz and the 1000-migration soak
 #   make install    libmigsend, its header and pkg-config file, the CLI
 #
 # The kernel module's own build is kbuild: Kbuild at the top lets
@@ -59,6 +61,21 @@ bench-quick: deps
 	$(MAKE) --no-print-directory all
 	scripts/bench.sh quick
 
+# The VM suite on a debug kernel (KASAN, lockdep, kmemleak, UBSAN): slow.
+check-debug: deps
+	$(MAKE) --no-print-directory all
+	scripts/check-debug.sh
+
+# The long fuzz (100000 calls per thread) and soak (1000 migrations).
+fuzz: deps
+	$(MAKE) --no-print-directory all
+	FUZZ_ITERATIONS=$${FUZZ_ITERATIONS:-100000} FUZZ_SEED=$${FUZZ_SEED:-1} \
+		scripts/run-long.sh fuzz
+
+soak: deps
+	$(MAKE) --no-print-directory all
+	SOAK_COUNT=$${SOAK_COUNT:-1000} scripts/run-long.sh soak
+
 install: userspace
 	$(MAKE) -C userspace install
 
@@ -67,4 +84,4 @@ clean:
 		build/userspace build/logs build/*/initramfs build/*/initrd.cpio.gz
 
 .PHONY: all deps ksrc modules userspace tests check check-stages demo \
-	demo-run bench bench-quick install clean
+	demo-run bench bench-quick check-debug fuzz soak install clean

@@ -11,6 +11,14 @@ mkdir -p $T
 ms_netns_setup || { echo "Bail out! cannot set up the network namespaces"; exit 1; }
 slab_kb() { sed -n 's/^Slab: *\([0-9]*\) kB/\1/p' /proc/meminfo; }
 rand() { echo $(($(od -An -N2 -tu2 /dev/urandom) % $1)); }
+# Until something listens on TCP port $1 in the destination namespace.
+wait_listening() {
+	hex=$(printf ':%04X ' "$1")
+	for _ in $(seq 50); do
+		$IP netns exec msdst cat /proc/net/tcp | grep -q "$hex.* 0A " && return
+		sleep 0.1
+	done
+}
 
 echo "TAP version 13"
 echo "1..3"
@@ -18,20 +26,22 @@ ok_runs=0 faulted=0 wrong=0 base=""
 for i in $(seq "$count"); do
 	port=$((7200 + i % 500))
 	fault=$(rand 6)	# 0: kill the receiver, 1: kill the sender, else none
-	$IP netns exec msdst "$MS" recv --listen $MS_DST_ADDR:$port --hash --timeout 60 \
+	# --timeout 10: a receiver whose source died before connecting stops.
+	$IP netns exec msdst "$MS" recv --listen $MS_DST_ADDR:$port --hash --timeout 10 \
 		>$T/recv.out 2>$T/recv.err &
 	rpid=$!
+	wait_listening $port
 	$IP netns exec mssrc "$MS" send --to $MS_DST_ADDR:$port --conns $((1 + $(rand 4))) \
 		--size $((1 + $(rand 8)))M --zero-ratio 0.$(rand 10) --dirty-rate $(rand 3000) \
 		--hash >$T/send.out 2>$T/send.err &
 	spid=$!
 	case $fault in
-	0) sleep 0.$(rand 5); kill -9 $rpid 2>/dev/null ;;
-	1) sleep 0.$(rand 5); kill -9 $spid 2>/dev/null ;;
-	esac
-	wait $spid
+	0) sleep 0.$(rand 5); kill -9 $rpid ;;
+	1) sleep 0.$(rand 5); kill -9 $spid ;;
+	esac 2>/dev/null
+	wait $spid 2>/dev/null
 	src_rc=$?
-	wait $rpid
+	wait $rpid 2>/dev/null
 	dst_rc=$?
 	if [ $src_rc -eq 0 ] && [ $dst_rc -eq 0 ]; then
 		src=$(sed -n 's/^source memory hash: //p' $T/send.out)

@@ -11,7 +11,8 @@ n=0 fails=0
 ok() { n=$((n + 1)); echo "ok $n $1"; }
 not_ok() { n=$((n + 1)); echo "not ok $n $1"; fails=$((fails + 1)); sed 's/^/# /' $T/* 2>/dev/null | tail -30; }
 check() { name=$1; shift; if "$@"; then ok "$name"; else not_ok "$name"; fi; }
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
+# Milliseconds since boot (busybox date has no %N).
+now_ms() { read -r up _ </proc/uptime; echo $((${up%.*} * 1000 + 10 * ${up#*.})); }
 # Until the sender ($1) has a pass running, as netlink shows it.
 wait_for_pass() {
 	for i in $(seq 200); do

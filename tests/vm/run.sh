@@ -24,7 +24,9 @@ mem=${MIGSEND_VM_MEM:-3G}
 accel=${MIGSEND_ACCEL:-tcg,thread=multi}
 
 root=$cache/$kver/root
-vmlinuz=$root/boot/vmlinuz-$kver
+# MIGSEND_KERNEL_IMAGE boots another kernel (the debug kernel, with
+# everything the suite needs built in).
+vmlinuz=${MIGSEND_KERNEL_IMAGE:-$root/boot/vmlinuz-$kver}
 ko=$top/build/$kver/src/kmod/migsend.ko
 for f in "$vmlinuz" "$ko" "$payload/$script"; do
 	[ -e "$f" ] || { echo "vm: missing $f" >&2; exit 2; }
@@ -58,10 +60,12 @@ add_kmod() {
 	echo "$name" >>"$stage/lib/modules/$kver/load-order"
 }
 : >"$stage/lib/modules/$kver/load-order"
-while read -r m _; do
-	case $m in ''|'#'*) continue ;; esac
-	add_kmod "$m"
-done <"$top/tests/vm/kmodules"
+if [ -d "$kmoddir" ]; then
+	while read -r m _; do
+		case $m in ''|'#'*) continue ;; esac
+		add_kmod "$m"
+	done <"$top/tests/vm/kmodules"
+fi
 cp "$ko" "$stage/lib/modules/$kver/migsend.ko"
 
 # Host tools the tests use, at the same paths as on the host.  Busybox's
@@ -94,8 +98,8 @@ done < <(find "$stage/payload" "$stage/usr" -type f -perm -u+x -print0)
 cp "$top/tests/vm/init" "$stage/init"
 chmod +x "$stage/init"
 echo "$script" >"$stage/payload/.script"
-# Settings for the guest scripts: DEMO_*, BENCH_* and MS_* variables.
-env | grep -E '^(DEMO|BENCH|MS)_[A-Z_]*=' >"$stage/payload/.env" || true
+# Settings for the guest scripts: DEMO_*, BENCH_*, FUZZ_*, SOAK_* and MS_*.
+env | grep -E '^(DEMO|BENCH|FUZZ|SOAK|MS)_[A-Z_]*=' >"$stage/payload/.env" || true
 
 initrd=$top/build/$kver/initrd.cpio.gz
 (cd "$stage" && find . | cpio -o -H newc --quiet | gzip -1) >"$initrd"
