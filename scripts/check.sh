@@ -9,7 +9,6 @@
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
-# shellcheck disable=SC1091
 kvers=${KVER:-$(sed -n 's/^KVERS := //p' build/kernels.mk)}
 logs=$top/build/logs
 mkdir -p "$logs"

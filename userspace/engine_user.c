@@ -78,12 +78,9 @@ struct ms_uconn {
 	uint64_t off;
 	struct ms_counts cur;		/* this pass, for END */
 	uint64_t sent_bytes;		/* all passes, for stop-and-wait */
-	/* user-copy: the records of a chunk, the ACK flag goes on the last */
-	bool ack_last;
 	/* user-zc: a batch being built, and the completions */
 	struct iovec iov[MS_ZC_IOV];
 	unsigned int niov;
-	size_t iov_bytes;
 	struct migsend_wire_hdr *hdrs;	/* MS_ZC_RING x (MS_ZC_BATCH_PAGES + 2) */
 	unsigned int nhdr;
 	uint64_t batches;		/* batches sent; batch b uses slot b % RING */
@@ -115,7 +112,6 @@ struct ms_user {
 	uint64_t start_ns, elapsed_ns;
 	struct ms_counts cnt;
 	struct migsend_counters total;
-	bool started_threads;
 };
 
 static uint64_t ms_now_ns(void)
@@ -379,7 +375,6 @@ static int ms_zc_flush(struct ms_uconn *c)
 	c->slot_last_id[c->batches % MS_ZC_RING] = c->zc_calls;
 	c->batches++;
 	c->niov = 0;
-	c->iov_bytes = 0;
 	slot = c->batches % MS_ZC_RING;
 	c->nhdr = slot * (MS_ZC_BATCH_PAGES + 2);
 	if (!err)
@@ -425,7 +420,6 @@ static int ms_rec_send(struct ms_uconn *c, uint16_t flags)
 		c->iov[c->niov++] = iov[0];
 		if (c->type == MIGSEND_REC_DATA)
 			c->iov[c->niov++] = iov[1];
-		c->iov_bytes += ms_pending_bytes(c);
 		err = 0;
 	} else if (e == MIGSEND_ENGINE_USER_SENDFILE && c->type == MIGSEND_REC_DATA) {
 		err = ms_writev_all(c, iov, 1, MSG_MORE);
@@ -655,7 +649,6 @@ static void *ms_conn_thread(void *arg)
 	memset(&c->cur, 0, sizeof(c->cur));
 	c->type = 0;
 	c->niov = 0;
-	c->iov_bytes = 0;
 	c->nhdr = (c->batches % MS_ZC_RING) * (MS_ZC_BATCH_PAGES + 2);
 	while (!err && ms_take_span(u, &sp)) {
 		for (pos = sp.start; !err && ms_next_run(u->bitmap, pos, sp.end, &rs, &re);

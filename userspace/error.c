@@ -22,11 +22,6 @@ int ms_fail(int err, const char *fmt, ...)
 	return -err;
 }
 
-int ms_fail_keep(int err)
-{
-	return -err;
-}
-
 const char *migsend_last_error(void)
 {
 	return last_error;

@@ -48,8 +48,6 @@ int ms_user_get_stats(struct migsend_session *s, struct migsend_stats *st,
 
 /* error.c: record the message of a failure; returns -err. */
 int ms_fail(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Keep the message of a failure that is passed on unchanged. */
-int ms_fail_keep(int err);
 
 /* proto.c: control messages, see uapi/linux/migsend.h. */
 void ms_ctl_hdr_encode(struct migsend_ctl_hdr *h, uint16_t type, uint32_t len);
