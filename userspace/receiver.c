@@ -60,6 +60,8 @@ struct ms_rx_conn {
 	uint64_t end_pass;	/* last END applied + 1 */
 	uint64_t records, bytes, data_pages, zero_pages;	/* since END */
 	uint64_t total_bytes, total_records, acked_bytes;
+	/* DATA and ZERO records only, all passes: summed into the result. */
+	uint64_t rec_bytes, rec_data_pages, rec_zero_pages;
 };
 
 struct ms_rx {
@@ -82,7 +84,7 @@ struct ms_rx {
 	int error;		/* first failure, positive errno */
 	char errmsg[512];
 	uint64_t refused;
-	uint64_t data_pages, zero_pages, bytes, passes;
+	uint64_t passes;
 };
 
 static void ms_rx_log(struct ms_rx *rx, const char *fmt, ...)
@@ -415,17 +417,14 @@ static void ms_rx_count(struct ms_rx_conn *c, const struct ms_rec *rec)
 	c->bytes += len;
 	c->total_records++;
 	c->total_bytes += len;
-	if (rec->type == MIGSEND_REC_DATA)
+	c->rec_bytes += len;
+	if (rec->type == MIGSEND_REC_DATA) {
 		c->data_pages += rec->npages;
-	else
+		c->rec_data_pages += rec->npages;
+	} else {
 		c->zero_pages += rec->npages;
-	pthread_mutex_lock(&c->rx->lock);
-	c->rx->bytes += len;
-	if (rec->type == MIGSEND_REC_DATA)
-		c->rx->data_pages += rec->npages;
-	else
-		c->rx->zero_pages += rec->npages;
-	pthread_mutex_unlock(&c->rx->lock);
+		c->rec_zero_pages += rec->npages;
+	}
 }
 
 static void *ms_rx_data_thread(void *arg)
@@ -748,9 +747,12 @@ static int ms_rx_finish(struct ms_rx *rx, struct migsend_receiver_result *res)
 		offs[i] = 0;
 	}
 	res->passes = rx->passes;
-	res->bytes = rx->bytes;
-	res->data_pages = rx->data_pages;
-	res->zero_pages = rx->zero_pages;
+	/* Every pass is applied: the barrier's lock orders these reads. */
+	for (i = 0; i < rx->hello.nconns; i++) {
+		res->bytes += rx->conns[i].rec_bytes;
+		res->data_pages += rx->conns[i].rec_data_pages;
+		res->zero_pages += rx->conns[i].rec_zero_pages;
+	}
 	/* Everything is applied: DONE first, the source's downtime ends here. */
 	if (ms_ctl_send(rx->ctl, MIGSEND_CTL_DONE, NULL, 0))
 		return ms_fail(ECONNABORTED, "the source went away before DONE");
