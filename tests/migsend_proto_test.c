@@ -311,9 +311,18 @@ TEST_F(hostile, stale_pass_is_refused)
 
 TEST_F(hostile, sender_vanishing_mid_pass_keeps_nothing)
 {
+	struct migsend_wire_hdr h;
+	static uint8_t page[PAGE];
+
 	send_record(self->data, MIGSEND_REC_DATA, 1ULL << 30, 1, PAGE, 1);
-	/* Half a record, then the source is gone. */
-	send_record(self->data, MIGSEND_REC_DATA, (1ULL << 30) + PAGE, 4, PAGE, 1);
+	/*
+	 * A well-formed header for four pages, one page of its payload, then
+	 * the source is gone: whichever connection the receiver notices
+	 * first, the verdict is the same.
+	 */
+	ms_wire_hdr_encode(&h, MIGSEND_REC_DATA, (1ULL << 30) + PAGE, 4, 4 * PAGE, 1);
+	ASSERT_EQ(0, ms_write_full(self->data, &h, sizeof(h)));
+	ASSERT_EQ(0, ms_write_full(self->data, page, PAGE));
 	close(self->data);
 	close(self->ctl);
 	self->data = self->ctl = -1;
@@ -321,6 +330,25 @@ TEST_F(hostile, sender_vanishing_mid_pass_keeps_nothing)
 	EXPECT_EQ(-ECONNABORTED, self->r.err);
 	EXPECT_EQ(0, self->r.res.nregions);	/* no memory handed out */
 	EXPECT_EQ(NULL, self->r.res.state);
+}
+
+TEST_F(hostile, data_connection_lost_inside_a_record_is_told_to_the_source)
+{
+	struct migsend_wire_hdr h;
+	static uint8_t page[PAGE];
+	char reason[300];
+
+	ms_wire_hdr_encode(&h, MIGSEND_REC_DATA, 1ULL << 30, 2, 2 * PAGE, 1);
+	ASSERT_EQ(0, ms_write_full(self->data, &h, sizeof(h)));
+	ASSERT_EQ(0, ms_write_full(self->data, page, PAGE));
+	close(self->data);
+	self->data = -1;
+	/* The control connection is still up: the receiver says what broke. */
+	EXPECT_EQ(ECONNABORTED, read_abort(self->ctl, reason, sizeof(reason)));
+	EXPECT_NE(NULL, strstr(reason, "lost inside a record"));
+	rx_join(&self->r);
+	EXPECT_EQ(-ECONNABORTED, self->r.err);
+	EXPECT_EQ(0, self->r.res.nregions);
 }
 
 TEST_F(hostile, complete_after_the_last_pass_is_done)
