@@ -54,6 +54,24 @@ void ms_ctl_hdr_encode(struct migsend_ctl_hdr *h, uint16_t type, uint32_t len);
 int ms_ctl_hdr_decode(const struct migsend_ctl_hdr *h, uint16_t *type, uint32_t *len);
 int ms_write_full(int fd, const void *buf, size_t len);
 int ms_read_full(int fd, void *buf, size_t len);
+
+/*
+ * A data connection's record stream, read through a buffer (rxbuf.c):
+ * reads shorter than MS_RXBUF_DIRECT_MIN come from the buffer, longer ones
+ * land in place with what follows them buffered.  Errors as ms_read_full().
+ */
+#define MS_RXBUF_SIZE		(64 * 1024)
+#define MS_RXBUF_DIRECT_MIN	1024
+
+struct ms_rxbuf {
+	int fd;
+	uint8_t *buf;
+	size_t head, tail;	/* buffered bytes: buf[head, tail) */
+};
+
+int ms_rxbuf_init(struct ms_rxbuf *b, int fd);
+void ms_rxbuf_free(struct ms_rxbuf *b);
+int ms_rxbuf_read(struct ms_rxbuf *b, void *dst, size_t len);
 int ms_ctl_send(int fd, uint16_t type, const void *payload, uint32_t len);
 /* Receive one message of at most @max payload bytes into @buf. */
 int ms_ctl_recv(int fd, uint16_t *type, void *buf, uint32_t max, uint32_t *len);

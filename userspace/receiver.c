@@ -54,6 +54,7 @@ struct ms_rx_conn {
 	struct ms_rx *rx;
 	unsigned int index;
 	int fd;
+	struct ms_rxbuf in;	/* the record stream read from fd */
 	pthread_t thread;
 	bool started;
 	uint64_t pass;		/* pass of the records being applied */
@@ -306,7 +307,7 @@ static int ms_rx_apply(struct ms_rx_conn *c, const struct ms_rec *rec)
 			 */
 			if (!ms_is_written(r, off / MS_PAGE))
 				madvise(r->map + off, n, MADV_POPULATE_WRITE);
-			err = ms_read_full(c->fd, r->map + off, n);
+			err = ms_rxbuf_read(&c->in, r->map + off, n);
 			if (err)
 				return err;
 			ms_mark_written(r, off / MS_PAGE, n / MS_PAGE, true);
@@ -364,7 +365,7 @@ static int ms_rx_barrier(struct ms_rx_conn *c, uint64_t pass)
 static int ms_rx_end(struct ms_rx_conn *c, const struct ms_rec *rec)
 {
 	struct migsend_wire_end e;
-	int err = ms_read_full(c->fd, &e, sizeof(e));
+	int err = ms_rxbuf_read(&c->in, &e, sizeof(e));
 
 	if (err)
 		return err;
@@ -435,7 +436,7 @@ static void *ms_rx_data_thread(void *arg)
 	int err;
 
 	for (;;) {
-		err = ms_read_full(c->fd, &h, sizeof(h));
+		err = ms_rxbuf_read(&c->in, &h, sizeof(h));
 		if (err)
 			return NULL;	/* end of stream: the control says why */
 		if (ms_wire_hdr_decode(&h, &rec)) {
@@ -683,6 +684,8 @@ static int ms_rx_start_threads(struct ms_rx *rx)
 	for (i = 0; i < rx->hello.nconns; i++) {
 		rx->conns[i].rx = rx;
 		rx->conns[i].index = i;
+		if (ms_rxbuf_init(&rx->conns[i].in, rx->conns[i].fd))
+			return ms_fail(ENOMEM, "starting receiver threads");
 		if (pthread_create(&rx->conns[i].thread, NULL, ms_rx_data_thread,
 				   &rx->conns[i]))
 			return ms_fail(EAGAIN, "starting receiver threads");
@@ -720,9 +723,11 @@ static void ms_rx_close_fds(struct ms_rx *rx, const struct migsend_receiver_opts
 {
 	unsigned int i;
 
-	for (i = 0; i < MIGSEND_MAX_CONNS; i++)
+	for (i = 0; i < MIGSEND_MAX_CONNS; i++) {
+		ms_rxbuf_free(&rx->conns[i].in);
 		if (rx->conns[i].fd >= 0)
 			close(rx->conns[i].fd);
+	}
 	if (rx->ctl >= 0)
 		close(rx->ctl);
 	if (rx->lfd >= 0 && rx->lfd != o->listen_fd)
