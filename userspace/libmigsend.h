@@ -249,6 +249,13 @@ struct migsend_precopy_report {
 	struct migsend_pass_info info;
 	uint64_t estimate_ns;		/* predicted time of the next pass */
 	bool final;
+	/*
+	 * Start of the pass to the destination's ACK of its END on every
+	 * connection (0 for the final pass: COMPLETE covers it).  Longer than
+	 * info.elapsed_ns by what was still in flight when the kernel was
+	 * done; the estimate is made from this time.
+	 */
+	uint64_t acked_ns;
 };
 
 struct migsend_precopy_opts {

@@ -132,28 +132,34 @@ static void on_pass(void *arg, const struct migsend_precopy_report *r)
 {
 	struct send_ctx *c = arg;
 	const struct migsend_pass_info *i = &r->info;
-	double secs = i->elapsed_ns / 1e9;
+	double secs = i->elapsed_ns / 1e9, acked = r->acked_ns / 1e9;
+	/* The rate the destination saw, where its ACK says when it had all. */
+	double rate_secs = acked > 0 ? acked : secs;
+	char acked_text[48] = "";
 
 	pthread_mutex_lock(&c->lock);
 	if (i->dirty_pages)
 		c->wire_per_page = (double)i->wire_bytes / i->dirty_pages;
 	if (c->tty)
 		fputs("\r\033[K", stderr);
+	if (acked > 0)
+		snprintf(acked_text, sizeof(acked_text), ", acknowledged after %.3f s", acked);
 	if (!c->json)
 		fprintf(c->out, "%s %" PRIu64 ": %" PRIu64 " dirty pages, %" PRIu64 " data, %" PRIu64
-			" zero; %.1f MiB on the wire in %.3f s (%.1f MiB/s)\n",
+			" zero; %.1f MiB on the wire in %.3f s%s (%.1f MiB/s)\n",
 			r->final ? "final pass" : "pass", i->pass, i->dirty_pages,
-			i->data_pages, i->zero_pages, mib(i->wire_bytes), secs,
-			secs > 0 ? mib(i->wire_bytes) / secs : 0.0);
+			i->data_pages, i->zero_pages, mib(i->wire_bytes), secs, acked_text,
+			rate_secs > 0 ? mib(i->wire_bytes) / rate_secs : 0.0);
 	if (c->json_len < sizeof(c->passes_json) - 256)
 		c->json_len += snprintf(c->passes_json + c->json_len,
 					sizeof(c->passes_json) - c->json_len,
 					"%s{\"pass\":%" PRIu64 ",\"final\":%s,\"dirty_pages\":%" PRIu64
 					",\"data_pages\":%" PRIu64 ",\"zero_pages\":%" PRIu64
-					",\"wire_bytes\":%" PRIu64 ",\"seconds\":%.6f}",
+					",\"wire_bytes\":%" PRIu64 ",\"seconds\":%.6f"
+					",\"acked_seconds\":%.6f}",
 					c->json_len ? "," : "", i->pass, r->final ? "true" : "false",
 					i->dirty_pages, i->data_pages, i->zero_pages,
-					i->wire_bytes, secs);
+					i->wire_bytes, secs, acked);
 	fflush(c->out);
 	pthread_mutex_unlock(&c->lock);
 }

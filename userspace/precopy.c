@@ -6,7 +6,10 @@
  *
  * The estimate is dirty pages x the wire bytes a dirty page cost in the
  * last pass / the wire bytes per second of the last pass: zero pages
- * skipped do not inflate it.
+ * skipped do not inflate it.  A pass's time runs until the destination
+ * has acknowledged it on every connection, not until the kernel has
+ * queued it: what sits in socket buffers at the end of the final pass is
+ * downtime too.
  */
 #include <endian.h>
 #include <errno.h>
@@ -69,25 +72,33 @@ static uint64_t ms_estimate_ns(const struct ms_rate *r, uint64_t dirty)
 	return (uint64_t)(dirty * r->wire_per_page / r->wire_per_ns);
 }
 
-static void ms_rate_update(struct ms_rate *r, const struct migsend_pass_info *i)
+static void ms_rate_update(struct ms_rate *r, const struct migsend_precopy_report *rep)
 {
+	const struct migsend_pass_info *i = &rep->info;
+
 	if (i->dirty_pages)
 		r->wire_per_page = (double)i->wire_bytes / i->dirty_pages;
-	if (i->elapsed_ns && i->wire_bytes > (1ULL << 20))
-		r->wire_per_ns = (double)i->wire_bytes / i->elapsed_ns;
+	if (rep->acked_ns && i->wire_bytes > (1ULL << 20))
+		r->wire_per_ns = (double)i->wire_bytes / rep->acked_ns;
 }
 
 static int ms_run_pass(struct migsend_sender *snd, struct migsend_sim *sim,
 		       const struct migsend_precopy_opts *o, uint64_t pass,
 		       const uint64_t *bitmap, struct migsend_precopy_report *rep)
 {
-	uint64_t npages = migsend_sim_npages(sim);
+	uint64_t npages = migsend_sim_npages(sim), t0;
 	int err;
 
 	if (o->on_pass_start)
 		o->on_pass_start(o->ctx, pass, ms_count_bits(bitmap, npages));
+	t0 = ms_now_ns();
+	rep->acked_ns = 0;
 	err = migsend_sender_pass(snd, pass, bitmap, 0, npages, o->pass_flags,
 				  &rep->info);
+	if (!err && !rep->final) {
+		err = migsend_sender_wait_acked(snd, pass, MS_COMPLETE_TIMEOUT_MS);
+		rep->acked_ns = ms_now_ns() - t0;
+	}
 	if (!err && o->on_pass)
 		o->on_pass(o->ctx, rep);
 	return err;
@@ -129,7 +140,7 @@ int migsend_precopy_run(struct migsend_sender *snd, struct migsend_sim *sim,
 	if (err)
 		return err;
 	res->wire_bytes += rep.info.wire_bytes;
-	ms_rate_update(&rate, &rep.info);
+	ms_rate_update(&rate, &rep);
 
 	for (;;) {
 		dirty = migsend_sim_take_dirty(sim);
@@ -141,7 +152,7 @@ int migsend_precopy_run(struct migsend_sender *snd, struct migsend_sim *sim,
 		if (err)
 			return err;
 		res->wire_bytes += rep.info.wire_bytes;
-		ms_rate_update(&rate, &rep.info);
+		ms_rate_update(&rate, &rep);
 	}
 	if (res->timed_out && o->timeout_strategy == MIGSEND_TIMEOUT_CANCEL) {
 		migsend_sender_abort(snd, ETIMEDOUT, "migration timed out");
