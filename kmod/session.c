@@ -8,6 +8,7 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/bsearch.h>
 #include <linux/file.h>
 #include <linux/idr.h>
 #include <linux/kthread.h>
@@ -18,6 +19,7 @@
 #include <net/tcp_states.h>
 
 #include "migsend.h"
+#include "ms_range.h"
 
 static DEFINE_MUTEX(ms_global_lock);
 static LIST_HEAD(ms_all_conns);
@@ -102,23 +104,18 @@ void ms_session_destroy(struct ms_session *s)
 	kmem_cache_free(ms_session_cache, s);
 }
 
+static int ms_region_cmp(const void *key, const void *elt)
+{
+	const struct ms_region *r = elt;
+
+	return ms_gpa_cmp(*(const u64 *)key, r->gpa, r->len);
+}
+
 const struct ms_region *ms_session_find_region(const struct ms_session *s,
 					       u64 gpa)
 {
-	unsigned int lo = 0, hi = s->nregions;
-
-	while (lo < hi) {
-		unsigned int mid = lo + (hi - lo) / 2;
-		const struct ms_region *r = &s->regions[mid];
-
-		if (gpa < r->gpa)
-			hi = mid;
-		else if (gpa - r->gpa >= r->len)
-			lo = mid + 1;
-		else
-			return r;
-	}
-	return NULL;
+	return bsearch(&gpa, s->regions, s->nregions, sizeof(*s->regions),
+		       ms_region_cmp);
 }
 
 /* Index at which a region starting at @gpa is to be inserted. */

@@ -37,6 +37,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "ms_range.h"
 #include "ms_walk.h"
 #include "ms_wire.h"
 #include "ms_zero.h"
@@ -476,21 +477,16 @@ static int ms_rec_add(struct ms_uconn *c, uint8_t type, uint64_t gpa,
 	return 0;
 }
 
+static int ms_map_cmp(const void *key, const void *elt)
+{
+	const struct ms_region_map *m = elt;
+
+	return ms_gpa_cmp(*(const uint64_t *)key, m->gpa, m->len);
+}
+
 static const struct ms_region_map *ms_find_map(struct migsend_session *s, uint64_t gpa)
 {
-	unsigned int lo = 0, hi = s->nregions;
-
-	while (lo < hi) {
-		unsigned int mid = lo + (hi - lo) / 2;
-
-		if (gpa < s->maps[mid].gpa)
-			hi = mid;
-		else if (gpa - s->maps[mid].gpa >= s->maps[mid].len)
-			lo = mid + 1;
-		else
-			return &s->maps[mid];
-	}
-	return NULL;
+	return bsearch(&gpa, s->maps, s->nregions, sizeof(*s->maps), ms_map_cmp);
 }
 
 /* A run of dirty pages: classify each page, build records. */

@@ -32,6 +32,7 @@
 #ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE 23
 #endif
+#include "ms_range.h"
 #include "ms_wire.h"
 
 #define MS_PAGE			MIGSEND_PAGE_SIZE
@@ -213,22 +214,17 @@ static void ms_rx_unmap_memory(struct ms_rx *rx, bool keep_fds)
 }
 
 /* The region holding @gpa, or NULL. */
+static int ms_rx_region_cmp(const void *key, const void *elt)
+{
+	const struct ms_rx_region *r = elt;
+
+	return ms_gpa_cmp(*(const uint64_t *)key, r->gpa, r->len);
+}
+
 static struct ms_rx_region *ms_rx_region_of(struct ms_rx *rx, uint64_t gpa)
 {
-	unsigned int lo = 0, hi = rx->nregions;
-
-	while (lo < hi) {
-		unsigned int mid = lo + (hi - lo) / 2;
-		struct ms_rx_region *r = &rx->regions[mid];
-
-		if (gpa < r->gpa)
-			hi = mid;
-		else if (gpa - r->gpa >= r->len)
-			lo = mid + 1;
-		else
-			return r;
-	}
-	return NULL;
+	return bsearch(&gpa, rx->regions, rx->nregions, sizeof(*rx->regions),
+		       ms_rx_region_cmp);
 }
 
 /* Is [gpa, gpa + len) all inside guest memory (regions may be adjacent)? */

@@ -4,9 +4,11 @@
  * layout: sizes, offsets, byte order on the wire.
  */
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "kselftest_harness.h"
+#include "ms_range.h"
 #include "ms_wire.h"
 #include "ms_zero.h"
 
@@ -156,6 +158,39 @@ TEST(zero_scan_finds_any_nonzero_byte)
 	}
 	b[4095] = 1;
 	EXPECT_FALSE(ms_mem_is_zero(page, sizeof(page)));
+}
+
+struct range { u64 gpa, len; };
+
+static int range_cmp(const void *key, const void *elt)
+{
+	const struct range *r = elt;
+
+	return ms_gpa_cmp(*(const u64 *)key, r->gpa, r->len);
+}
+
+/* Sorted regions with a gap, one ending at the top of the address space. */
+TEST(region_lookup_finds_the_holder_or_nothing)
+{
+	static const struct range r[] = {
+		{ 0, 1 << 20 }, { 1 << 20, 4096 }, { 1ULL << 32, 1ULL << 30 },
+		{ ~0ULL - 8191, 8192 },
+	};
+	static const struct { u64 gpa; int want; } probe[] = {
+		{ 0, 0 }, { (1 << 20) - 1, 0 }, { 1 << 20, 1 }, { (1 << 20) + 4095, 1 },
+		{ (1 << 20) + 4096, -1 }, { (1ULL << 32) - 1, -1 }, { 1ULL << 32, 2 },
+		{ (1ULL << 32) + (1ULL << 30) - 1, 2 }, { (1ULL << 32) + (1ULL << 30), -1 },
+		{ ~0ULL - 8192, -1 }, { ~0ULL - 8191, 3 }, { ~0ULL, 3 },
+	};
+	unsigned int i;
+
+	for (i = 0; i < sizeof(probe) / sizeof(probe[0]); i++) {
+		const struct range *got = bsearch(&probe[i].gpa, r, 4, sizeof(r[0]), range_cmp);
+
+		EXPECT_EQ(probe[i].want, got ? (int)(got - r) : -1)
+			TH_LOG("gpa %#llx", (unsigned long long)probe[i].gpa);
+	}
+	EXPECT_EQ(NULL, bsearch(&probe[0].gpa, r, 0, sizeof(r[0]), range_cmp));
 }
 
 TEST_HARNESS_MAIN
