@@ -22,7 +22,7 @@ migrate() {
 	$IP netns exec msdst "$MS" recv --listen $MS_DST_ADDR:$port --hash --timeout 120 \
 		>$T/recv.out 2>$T/recv.err &
 	rpid=$!
-	sleep 0.5
+	ms_wait_listening $port
 	ms_src "$MS" send --to $MS_DST_ADDR:$port --hash "$@" >$T/send.out 2>$T/send.err
 	src_rc=$?
 	wait $rpid
@@ -54,17 +54,7 @@ $TC -n msdst qdisc del dev msb root
 
 # 3-4: the receiver dies mid-pass and restarts: the sender fails cleanly,
 # the next migration succeeds.
-rm -f $T/*
-$IP netns exec msdst "$MS" recv --listen $MS_DST_ADDR:7103 >$T/recv.out 2>$T/recv.err &
-rpid=$!
-sleep 0.5
-$IP netns exec mssrc "$MS" send --to $MS_DST_ADDR:7103 --size 256M --zero-ratio 0 \
-	--dirty-rate 20000 --downtime-ms 1 --max-passes 1000 --timeout 60 >$T/send.out 2>$T/send.err &
-spid=$!
-for i in $(seq 100); do
-	"$MS" stats 2>/dev/null | grep -q "pid $spid: pass [0-9]* running" && break
-	sleep 0.1
-done
+ms_start_endless_migration 7103 --size 256M
 kill -9 $rpid
 wait $spid
 rc=$?

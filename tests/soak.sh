@@ -11,14 +11,6 @@ mkdir -p $T
 ms_netns_setup || { echo "Bail out! cannot set up the network namespaces"; exit 1; }
 slab_kb() { sed -n 's/^Slab: *\([0-9]*\) kB/\1/p' /proc/meminfo; }
 rand() { echo $(($(od -An -N2 -tu2 /dev/urandom) % $1)); }
-# Until something listens on TCP port $1 in the destination namespace.
-wait_listening() {
-	hex=$(printf ':%04X ' "$1")
-	for _ in $(seq 50); do
-		$IP netns exec msdst cat /proc/net/tcp | grep -q "$hex.* 0A " && return
-		sleep 0.1
-	done
-}
 
 echo "TAP version 13"
 echo "1..3"
@@ -30,7 +22,7 @@ for i in $(seq "$count"); do
 	$IP netns exec msdst "$MS" recv --listen $MS_DST_ADDR:$port --hash --timeout 10 \
 		>$T/recv.out 2>$T/recv.err &
 	rpid=$!
-	wait_listening $port
+	ms_wait_listening $port
 	$IP netns exec mssrc "$MS" send --to $MS_DST_ADDR:$port --conns $((1 + $(rand 4))) \
 		--size $((1 + $(rand 8)))M --zero-ratio 0.$(rand 10) --dirty-rate $(rand 3000) \
 		--hash >$T/send.out 2>$T/send.err &

@@ -13,14 +13,6 @@ not_ok() { n=$((n + 1)); echo "not ok $n $1"; fails=$((fails + 1)); sed 's/^/# /
 check() { name=$1; shift; if "$@"; then ok "$name"; else not_ok "$name"; fi; }
 # Milliseconds since boot (busybox date has no %N).
 now_ms() { read -r up _ </proc/uptime; echo $((${up%.*} * 1000 + 10 * ${up#*.})); }
-# Until the sender ($1) has a pass running, as netlink shows it.
-wait_for_pass() {
-	for i in $(seq 200); do
-		"$MS" stats 2>/dev/null | grep -q "pid $1: pass [0-9]* running" && return 0
-		sleep 0.1
-	done
-	echo "# no pass of pid $1 seen running"
-}
 
 echo "TAP version 13"
 echo "1..12"
@@ -31,7 +23,7 @@ ms_netns_setup || { echo "Bail out! cannot set up the network namespaces"; exit 
 rm -f $T/*
 ms_dst "$MS" recv --listen $MS_DST_ADDR:7001 --hash >$T/recv.out 2>$T/recv.err &
 rpid=$!
-sleep 0.5
+ms_wait_listening 7001
 ms_src "$MS" send --to $MS_DST_ADDR:7001 --conns 3 --size 64M --zero-ratio 0.3 \
 	--dirty-rate 5000 --hash >$T/send.out 2>$T/send.err
 src_rc=$?
@@ -47,21 +39,14 @@ check no_progress_line_without_terminal [ ! -s $T/send.err ]
 rm -f $T/*
 ms_dst "$MS" recv --listen $MS_DST_ADDR:7002 --json >$T/recv.out 2>$T/recv.err &
 rpid=$!
-sleep 0.5
+ms_wait_listening 7002
 ms_src "$MS" send --to $MS_DST_ADDR:7002 --conns 2 --size 16M --json >$T/send.out 2>$T/send.err
 wait $rpid
 check json_output grep -q '^{"engine":"kernel","passes":\[{"pass":1,' $T/send.out && grep -q '"downtime_ms"' $T/send.out &&
 	grep -q '^{"passes":' $T/recv.out
 
 # 5-6: the receiver is killed mid-pass: the sender stops within 5 s with a clear error.
-rm -f $T/*
-$IP netns exec msdst "$MS" recv --listen $MS_DST_ADDR:7003 >$T/recv.out 2>$T/recv.err &
-rpid=$!
-sleep 0.5
-$IP netns exec mssrc "$MS" send --to $MS_DST_ADDR:7003 --conns 2 --size 512M --zero-ratio 0 \
-	--dirty-rate 20000 --max-passes 1000 --downtime-ms 1 --timeout 60 >$T/send.out 2>$T/send.err &
-spid=$!
-wait_for_pass $spid
+ms_start_endless_migration 7003 --conns 2 --size 512M
 kill -9 $rpid
 t0=$(now_ms)
 wait $spid
@@ -72,14 +57,7 @@ check receiver_killed_sender_exits_within_5s [ $t -le 5000 ] && [ $src_rc -ne 0 
 check receiver_killed_clear_error [ $src_rc -eq 6 ] && grep -qE 'lost|went away|aborted' $T/send.err
 
 # 7-8: the sender is killed mid-pass: the receiver reports it, keeps nothing.
-rm -f $T/*
-$IP netns exec msdst "$MS" recv --listen $MS_DST_ADDR:7004 >$T/recv.out 2>$T/recv.err &
-rpid=$!
-sleep 0.5
-$IP netns exec mssrc "$MS" send --to $MS_DST_ADDR:7004 --conns 2 --size 512M --zero-ratio 0 \
-	--dirty-rate 20000 --max-passes 1000 --downtime-ms 1 --timeout 60 >$T/send.out 2>$T/send.err &
-spid=$!
-wait_for_pass $spid
+ms_start_endless_migration 7004 --conns 2 --size 512M
 kill -9 $spid
 wait $rpid
 dst_rc=$?
@@ -100,7 +78,7 @@ mpid=$!
 sleep 0.5
 ms_dst "$MS" recv --listen $MS_DST_ADDR:7005 >$T/recv.out 2>$T/recv.err &
 rpid=$!
-sleep 0.5
+ms_wait_listening 7005
 ms_src "$MS" send --to $MS_DST_ADDR:7005 --conns 2 --size 256M --zero-ratio 0 \
 	--dirty-rate 2000 --max-passes 3 --downtime-ms 1 >$T/send.out 2>$T/send.err &
 spid=$!

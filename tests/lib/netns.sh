@@ -17,3 +17,43 @@ ms_netns_setup() {
 
 ms_src() { $IP netns exec mssrc "$@"; }
 ms_dst() { $IP netns exec msdst "$@"; }
+
+# Until something listens on TCP port $1 in msdst (10 s at most): a
+# receiver started in the background is ready for the sender.
+ms_wait_listening() {
+	hex=$(printf ':%04X ' "$1")
+	for _ in $(seq 100); do
+		$IP netns exec msdst cat /proc/net/tcp | grep -q "$hex.* 0A " && return 0
+		sleep 0.1
+	done
+	echo "# nothing listens on port $1"
+	return 1
+}
+
+# Until the sender with pid $1 has a pass running, as netlink shows it
+# (20 s at most).  $MS is the migsend CLI.
+ms_wait_for_pass() {
+	for _ in $(seq 200); do
+		"$MS" stats 2>/dev/null | grep -q "pid $1: pass [0-9]* running" && return 0
+		sleep 0.1
+	done
+	echo "# no pass of pid $1 seen running"
+	return 1
+}
+
+# A migration that cannot converge (1 ms downtime, a fast writer) on port
+# $1, with its first pass running: the receiver's pid in rpid, the
+# sender's in spid, their output in $T.  Further arguments go to send.
+ms_start_endless_migration() {
+	port=$1
+	shift
+	rm -f $T/*
+	$IP netns exec msdst "$MS" recv --listen $MS_DST_ADDR:$port >$T/recv.out 2>$T/recv.err &
+	rpid=$!
+	ms_wait_listening $port
+	$IP netns exec mssrc "$MS" send --to $MS_DST_ADDR:$port --zero-ratio 0 \
+		--dirty-rate 20000 --max-passes 1000 --downtime-ms 1 --timeout 60 "$@" \
+		>$T/send.out 2>$T/send.err &
+	spid=$!
+	ms_wait_for_pass $spid
+}
