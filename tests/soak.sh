@@ -10,10 +10,17 @@ count=${SOAK_COUNT:-1000}
 mkdir -p $T
 ms_netns_setup || { echo "Bail out! cannot set up the network namespaces"; exit 1; }
 slab_kb() { sed -n 's/^Slab: *\([0-9]*\) kB/\1/p' /proc/meminfo; }
+# The module's own memory: its image (/proc/modules) and its session cache.
+module_bytes() {
+	size=$(sed -n 's/^migsend \([0-9]*\) .*/\1/p' /proc/modules)
+	cache=$(sed -n 's/^migsend_session *\([0-9]*\) *[0-9]* *\([0-9]*\) .*/\1 \2/p' /proc/slabinfo)
+	set -- $cache
+	echo $((size + ${1:-0} * ${2:-0}))
+}
 rand() { echo $(($(od -An -N2 -tu2 /dev/urandom) % $1)); }
 
 echo "TAP version 13"
-echo "1..3"
+echo "1..4"
 ok_runs=0 faulted=0 wrong=0 base=""
 for i in $(seq "$count"); do
 	port=$((7200 + i % 500))
@@ -51,10 +58,15 @@ for i in $(seq "$count"); do
 		echo "# migration $i failed without a fault: $(cat $T/send.err $T/recv.err)"
 	fi
 	# Memory after the first tenth is the baseline.
-	[ "$i" -eq $((count / 10 + 1)) ] && base=$(slab_kb)
+	if [ "$i" -eq $((count / 10 + 1)) ]; then
+		base=$(slab_kb)
+		mod_base=$(module_bytes)
+	fi
+	[ $((i % 100)) -eq 0 ] && echo "# $i migrations: slab $(slab_kb) kB, module $(module_bytes) bytes"
 done
 end=$(slab_kb)
-echo "# $count migrations: $ok_runs complete, $faulted ended by a fault, $wrong wrong; slab ${base:-?} kB after the first tenth, $end kB at the end"
+mod_end=$(module_bytes)
+echo "# $count migrations: $ok_runs complete, $faulted ended by a fault, $wrong wrong; slab ${base:-?} kB after the first tenth, $end kB at the end; module memory ${mod_base:-?} -> $mod_end bytes"
 if [ $wrong -eq 0 ] && [ $ok_runs -gt 0 ]; then echo "ok 1 every_migration_correct_or_cleanly_failed"; else echo "not ok 1 every_migration_correct_or_cleanly_failed"; fi
 # Flat: within 2 MiB or 10 %, whichever is more.
 if [ -n "$base" ] && [ $((end - base)) -le $((base / 10 > 2048 ? base / 10 : 2048)) ]; then
@@ -63,3 +75,8 @@ else
 	echo "not ok 2 slab_memory_flat # ${base:-?} -> $end kB"
 fi
 if ! grep -q '^migsend_session [1-9]' /proc/slabinfo; then echo "ok 3 no_session_left"; else echo "not ok 3 no_session_left"; fi
+if [ -n "$mod_base" ] && [ "$mod_end" -le "$mod_base" ]; then
+	echo "ok 4 module_memory_flat"
+else
+	echo "not ok 4 module_memory_flat # ${mod_base:-?} -> $mod_end bytes"
+fi
