@@ -54,7 +54,7 @@ $TC -n msdst qdisc del dev msb root
 
 # 3-4: the receiver dies mid-pass and restarts: the sender fails cleanly,
 # the next migration succeeds.
-ms_start_endless_migration 7103 --size 256M
+ms_start_endless_migration 7103 --size 128M
 kill -9 $rpid
 wait $spid
 rc=$?

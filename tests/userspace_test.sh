@@ -46,7 +46,7 @@ check json_output grep -q '^{"engine":"kernel","passes":\[{"pass":1,' $T/send.ou
 	grep -q '^{"passes":' $T/recv.out
 
 # 5-6: the receiver is killed mid-pass: the sender stops within 5 s with a clear error.
-ms_start_endless_migration 7003 --conns 2 --size 512M
+ms_start_endless_migration 7003 --conns 2 --size 128M
 kill -9 $rpid
 t0=$(now_ms)
 wait $spid
@@ -57,7 +57,7 @@ check receiver_killed_sender_exits_within_5s [ $t -le 5000 ] && [ $src_rc -ne 0 
 check receiver_killed_clear_error [ $src_rc -eq 6 ] && grep -qE 'lost|went away|aborted' $T/send.err
 
 # 7-8: the sender is killed mid-pass: the receiver reports it, keeps nothing.
-ms_start_endless_migration 7004 --conns 2 --size 512M
+ms_start_endless_migration 7004 --conns 2 --size 128M
 kill -9 $spid
 wait $rpid
 dst_rc=$?
@@ -73,7 +73,7 @@ check unreachable_destination_exit_4 [ $rc -eq 4 ] && grep -q unreachable $T/sen
 
 # 10-11: netlink: events seen by 'migsend monitor', a live session by 'migsend stats'.
 rm -f $T/*
-"$MS" monitor --count 4 --timeout 30 >$T/monitor.out 2>$T/monitor.err &
+"$MS" monitor --count 4 --timeout 180 >$T/monitor.out 2>$T/monitor.err &
 mpid=$!
 sleep 0.5
 ms_dst "$MS" recv --listen $MS_DST_ADDR:7005 >$T/recv.out 2>$T/recv.err &

@@ -44,11 +44,14 @@ ms_wait_for_pass() {
 # A migration that cannot converge (1 ms downtime, a fast writer) on port
 # $1, with its first pass running: the receiver's pid in rpid, the
 # sender's in spid, their output in $T.  Further arguments go to send.
+# The receiver waits up to 5 minutes for the source: on the debug kernel
+# filling the simulated guest alone takes most of a minute.
 ms_start_endless_migration() {
 	port=$1
 	shift
 	rm -f $T/*
-	$IP netns exec msdst "$MS" recv --listen $MS_DST_ADDR:$port >$T/recv.out 2>$T/recv.err &
+	$IP netns exec msdst "$MS" recv --listen $MS_DST_ADDR:$port --timeout 300 \
+		>$T/recv.out 2>$T/recv.err &
 	rpid=$!
 	ms_wait_listening $port
 	$IP netns exec mssrc "$MS" send --to $MS_DST_ADDR:$port --zero-ratio 0 \
