@@ -11,6 +11,7 @@
 #   make bench      the engines side by side (make bench-quick: a few minutes)
 #   make check-debug the VM suite on a debug kernel (KASAN, lockdep, kmemleak)
 #   make fuzz, make soak   the long ioctl/netlink fuzz and the 1000-migration soak
+#   make soak-debug the soak on the debug kernel, then a kmemleak scan
 #   make install    libmigsend, its header and pkg-config file, the CLI
 #
 # The kernel module's own build is kbuild: Kbuild at the top lets
@@ -76,6 +77,11 @@ soak: deps
 	$(MAKE) --no-print-directory all
 	SOAK_COUNT=$${SOAK_COUNT:-1000} scripts/run-long.sh soak
 
+# The soak on the debug kernel, ending with a kmemleak scan (slow).
+soak-debug: deps
+	$(MAKE) --no-print-directory all
+	SOAK_COUNT=$${SOAK_COUNT:-1000} MIGSEND_DEBUG=1 scripts/run-long.sh soak
+
 install: userspace
 	$(MAKE) -C userspace install
 
@@ -84,4 +90,4 @@ clean:
 		build/userspace build/logs build/*/initramfs build/*/initrd.cpio.gz
 
 .PHONY: all deps ksrc modules userspace tests check check-stages demo \
-	demo-run bench bench-quick check-debug fuzz soak install clean
+	demo-run bench bench-quick check-debug fuzz soak soak-debug install clean

@@ -31,7 +31,7 @@ migrate() {
 	dst=$(sed -n 's/^destination memory hash: //p' $T/recv.out)
 }
 migrated() { [ $src_rc -eq 0 ] && [ $dst_rc -eq 0 ] && [ -n "$src" ] && [ "$src" = "$dst" ]; }
-sessions_gone() { ! grep -q '^migsend_session [1-9]' /proc/slabinfo; }
+sessions_gone() { [ "$(ms_sessions_alive)" -eq 0 ]; }
 
 echo "TAP version 13"
 echo "1..6"

@@ -9,13 +9,17 @@ T=/tmp/soak
 count=${SOAK_COUNT:-1000}
 mkdir -p $T
 ms_netns_setup || { echo "Bail out! cannot set up the network namespaces"; exit 1; }
-slab_kb() { sed -n 's/^Slab: *\([0-9]*\) kB/\1/p' /proc/meminfo; }
-# The module's own memory: its image (/proc/modules) and its session cache.
+# The module's own memory: its image (/proc/modules) and its sessions.
 module_bytes() {
 	size=$(sed -n 's/^migsend \([0-9]*\) .*/\1/p' /proc/modules)
-	cache=$(sed -n 's/^migsend_session *\([0-9]*\) *[0-9]* *\([0-9]*\) .*/\1 \2/p' /proc/slabinfo)
-	set -- $cache
-	echo $((size + ${1:-0} * ${2:-0}))
+	objsize=$(awk '$1 == "migsend_session" { print $4; exit }' /proc/slabinfo)
+	echo $((size + $(ms_sessions_alive) * ${objsize:-0}))
+}
+# On the debug kernel: a kmemleak scan; what it suspects, as a count.
+kmemleak_count() {
+	[ -w /sys/kernel/debug/kmemleak ] || { echo "-"; return; }
+	echo scan >/sys/kernel/debug/kmemleak
+	grep -c '^unreferenced object' /sys/kernel/debug/kmemleak
 }
 rand() { echo $(($(od -An -N2 -tu2 /dev/urandom) % $1)); }
 
@@ -59,12 +63,13 @@ for i in $(seq "$count"); do
 	fi
 	# Memory after the first tenth is the baseline.
 	if [ "$i" -eq $((count / 10 + 1)) ]; then
-		base=$(slab_kb)
+		base=$(ms_slab_kb)
 		mod_base=$(module_bytes)
 	fi
-	[ $((i % 100)) -eq 0 ] && echo "# $i migrations: slab $(slab_kb) kB, module $(module_bytes) bytes"
+	[ $((i % 100)) -eq 0 ] &&
+		echo "# $i migrations: slab $(ms_slab_kb) kB, module $(module_bytes) bytes, kmemleak suspects $(kmemleak_count)"
 done
-end=$(slab_kb)
+end=$(ms_slab_kb)
 mod_end=$(module_bytes)
 echo "# $count migrations: $ok_runs complete, $faulted ended by a fault, $wrong wrong; slab ${base:-?} kB after the first tenth, $end kB at the end; module memory ${mod_base:-?} -> $mod_end bytes"
 if [ $wrong -eq 0 ] && [ $ok_runs -gt 0 ]; then echo "ok 1 every_migration_correct_or_cleanly_failed"; else echo "not ok 1 every_migration_correct_or_cleanly_failed"; fi
@@ -74,7 +79,7 @@ if [ -n "$base" ] && [ $((end - base)) -le $((base / 10 > 2048 ? base / 10 : 204
 else
 	echo "not ok 2 slab_memory_flat # ${base:-?} -> $end kB"
 fi
-if ! grep -q '^migsend_session [1-9]' /proc/slabinfo; then echo "ok 3 no_session_left"; else echo "not ok 3 no_session_left"; fi
+if [ "$(ms_sessions_alive)" -eq 0 ]; then echo "ok 3 no_session_left"; else echo "not ok 3 no_session_left"; fi
 if [ -n "$mod_base" ] && [ "$mod_end" -le "$mod_base" ]; then
 	echo "ok 4 module_memory_flat"
 else
