@@ -33,7 +33,7 @@ for i in $(seq "$count"); do
 	$IP netns exec msdst "$MS" recv --listen $MS_DST_ADDR:$port --hash --timeout 10 \
 		>$T/recv.out 2>$T/recv.err &
 	rpid=$!
-	ms_wait_listening $port
+	ms_wait_listening $port $rpid
 	$IP netns exec mssrc "$MS" send --to $MS_DST_ADDR:$port --conns $((1 + $(rand 4))) \
 		--size $((1 + $(rand 8)))M --zero-ratio 0.$(rand 10) --dirty-rate $(rand 3000) \
 		--hash >$T/send.out 2>$T/send.err &

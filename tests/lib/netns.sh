@@ -19,11 +19,18 @@ ms_src() { $IP netns exec mssrc "$@"; }
 ms_dst() { $IP netns exec msdst "$@"; }
 
 # Until something listens on TCP port $1 in msdst (10 s at most): a
-# receiver started in the background is ready for the sender.
+# receiver started in the background is ready for the sender.  With the
+# receiver's pid as $2 its /proc/PID/net/tcp is read, which is cheaper
+# than entering the namespace (until the exec it shows the root
+# namespace, where nothing listens on that port).
 ms_wait_listening() {
 	hex=$(printf ':%04X ' "$1")
 	for _ in $(seq 100); do
-		$IP netns exec msdst cat /proc/net/tcp | grep -q "$hex.* 0A " && return 0
+		if [ -n "$2" ]; then
+			grep -q "$hex.* 0A " /proc/$2/net/tcp 2>/dev/null && return 0
+		else
+			$IP netns exec msdst cat /proc/net/tcp | grep -q "$hex.* 0A " && return 0
+		fi
 		sleep 0.1
 	done
 	echo "# nothing listens on port $1"
@@ -53,7 +60,7 @@ ms_start_endless_migration() {
 	$IP netns exec msdst "$MS" recv --listen $MS_DST_ADDR:$port --timeout 300 \
 		>$T/recv.out 2>$T/recv.err &
 	rpid=$!
-	ms_wait_listening $port
+	ms_wait_listening $port $rpid
 	$IP netns exec mssrc "$MS" send --to $MS_DST_ADDR:$port --zero-ratio 0 \
 		--dirty-rate 20000 --max-passes 1000 --downtime-ms 1 --timeout 60 "$@" \
 		>$T/send.out 2>$T/send.err &
