@@ -217,6 +217,18 @@ static void send_record(int fd, uint8_t type, uint64_t gpa, uint32_t npages,
 	}
 }
 
+/* A well-formed DATA header for @npages, then only one page of its payload. */
+static int send_cut_record(int fd, uint64_t gpa, uint32_t npages, uint64_t pass)
+{
+	struct migsend_wire_hdr h;
+	static uint8_t page[PAGE];
+
+	ms_wire_hdr_encode(&h, MIGSEND_REC_DATA, gpa, npages, npages * PAGE, pass);
+	if (ms_write_full(fd, &h, sizeof(h)))
+		return -1;
+	return ms_write_full(fd, page, PAGE);
+}
+
 /* The receiver's ABORT on the control connection: its errno. */
 static int read_abort(int ctl, char *reason, size_t size)
 {
@@ -311,18 +323,12 @@ TEST_F(hostile, stale_pass_is_refused)
 
 TEST_F(hostile, sender_vanishing_mid_pass_keeps_nothing)
 {
-	struct migsend_wire_hdr h;
-	static uint8_t page[PAGE];
-
 	send_record(self->data, MIGSEND_REC_DATA, 1ULL << 30, 1, PAGE, 1);
 	/*
-	 * A well-formed header for four pages, one page of its payload, then
-	 * the source is gone: whichever connection the receiver notices
-	 * first, the verdict is the same.
+	 * A record cut short, then the source is gone: whichever connection
+	 * the receiver notices first, the verdict is the same.
 	 */
-	ms_wire_hdr_encode(&h, MIGSEND_REC_DATA, (1ULL << 30) + PAGE, 4, 4 * PAGE, 1);
-	ASSERT_EQ(0, ms_write_full(self->data, &h, sizeof(h)));
-	ASSERT_EQ(0, ms_write_full(self->data, page, PAGE));
+	ASSERT_EQ(0, send_cut_record(self->data, (1ULL << 30) + PAGE, 4, 1));
 	close(self->data);
 	close(self->ctl);
 	self->data = self->ctl = -1;
@@ -334,13 +340,9 @@ TEST_F(hostile, sender_vanishing_mid_pass_keeps_nothing)
 
 TEST_F(hostile, data_connection_lost_inside_a_record_is_told_to_the_source)
 {
-	struct migsend_wire_hdr h;
-	static uint8_t page[PAGE];
 	char reason[300];
 
-	ms_wire_hdr_encode(&h, MIGSEND_REC_DATA, 1ULL << 30, 2, 2 * PAGE, 1);
-	ASSERT_EQ(0, ms_write_full(self->data, &h, sizeof(h)));
-	ASSERT_EQ(0, ms_write_full(self->data, page, PAGE));
+	ASSERT_EQ(0, send_cut_record(self->data, 1ULL << 30, 2, 1));
 	close(self->data);
 	self->data = -1;
 	/* The control connection is still up: the receiver says what broke. */

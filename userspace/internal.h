@@ -54,6 +54,20 @@ void ms_ctl_hdr_encode(struct migsend_ctl_hdr *h, uint16_t type, uint32_t len);
 int ms_ctl_hdr_decode(const struct migsend_ctl_hdr *h, uint16_t *type, uint32_t *len);
 int ms_write_full(int fd, const void *buf, size_t len);
 int ms_read_full(int fd, void *buf, size_t len);
+int ms_ctl_send(int fd, uint16_t type, const void *payload, uint32_t len);
+/* Receive one message of at most @max payload bytes into @buf. */
+int ms_ctl_recv(int fd, uint16_t *type, void *buf, uint32_t max, uint32_t *len);
+int ms_ctl_send_abort(int fd, int error, const char *reason);
+/* Decode an ABORT payload into a positive errno and a text. */
+int ms_ctl_abort_decode(const void *buf, uint32_t len, char *reason, size_t size);
+/* The layout in a HELLO: check it is sorted, aligned, non-overlapping. */
+int ms_layout_check(const struct migsend_layout_region *r, unsigned int n,
+		    uint64_t *total);
+int ms_hello_encode(void *buf, size_t size, const uint8_t *token,
+		    unsigned int nconns, const struct migsend_layout_region *r,
+		    unsigned int nregions);
+int ms_hello_decode(const void *buf, uint32_t len, struct migsend_hello *out);
+bool ms_token_equal(const uint8_t *a, const uint8_t *b);
 
 /*
  * A data connection's record stream, read through a buffer (rxbuf.c):
@@ -72,20 +86,6 @@ struct ms_rxbuf {
 int ms_rxbuf_init(struct ms_rxbuf *b, int fd);
 void ms_rxbuf_free(struct ms_rxbuf *b);
 int ms_rxbuf_read(struct ms_rxbuf *b, void *dst, size_t len);
-int ms_ctl_send(int fd, uint16_t type, const void *payload, uint32_t len);
-/* Receive one message of at most @max payload bytes into @buf. */
-int ms_ctl_recv(int fd, uint16_t *type, void *buf, uint32_t max, uint32_t *len);
-int ms_ctl_send_abort(int fd, int error, const char *reason);
-/* Decode an ABORT payload into a positive errno and a text. */
-int ms_ctl_abort_decode(const void *buf, uint32_t len, char *reason, size_t size);
-/* The layout in a HELLO: check it is sorted, aligned, non-overlapping. */
-int ms_layout_check(const struct migsend_layout_region *r, unsigned int n,
-		    uint64_t *total);
-int ms_hello_encode(void *buf, size_t size, const uint8_t *token,
-		    unsigned int nconns, const struct migsend_layout_region *r,
-		    unsigned int nregions);
-int ms_hello_decode(const void *buf, uint32_t len, struct migsend_hello *out);
-bool ms_token_equal(const uint8_t *a, const uint8_t *b);
 
 /* net.c */
 int ms_tcp_connect(const char *host, const char *port, int timeout_ms);

@@ -213,7 +213,6 @@ static void ms_rx_unmap_memory(struct ms_rx *rx, bool keep_fds)
 	}
 }
 
-/* The region holding @gpa, or NULL. */
 static int ms_rx_region_cmp(const void *key, const void *elt)
 {
 	const struct ms_rx_region *r = elt;
@@ -221,6 +220,7 @@ static int ms_rx_region_cmp(const void *key, const void *elt)
 	return ms_gpa_cmp(*(const uint64_t *)key, r->gpa, r->len);
 }
 
+/* The region holding @gpa, or NULL. */
 static struct ms_rx_region *ms_rx_region_of(struct ms_rx *rx, uint64_t gpa)
 {
 	return bsearch(&gpa, rx->regions, rx->nregions, sizeof(*rx->regions),
