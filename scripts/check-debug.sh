@@ -10,8 +10,6 @@ t0=$SECONDS
 scripts/build-debug-kernel.sh || { echo "0 passed, 1 failed, 0 skipped"; exit 1; }
 t1=$SECONDS
 kver=$(cat build/debug-kernel/kver)
-MIGSEND_KDIR=$top/build/debug-kernel/src scripts/build-module.sh "$kver" ||
-	{ echo "0 passed, 1 failed, 0 skipped"; exit 1; }
 mkdir -p build/logs
 log=build/logs/vm-debug.log
 MIGSEND_KERNEL_IMAGE=$top/build/debug-kernel/src/arch/x86/boot/bzImage \

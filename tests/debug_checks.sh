@@ -2,10 +2,11 @@
 # After a run on the debug kernel: lockdep must still be on (it switches
 # itself off after its first report) and a kmemleak scan must find
 # nothing.  Reports go to dmesg, where the host's log check fails the run
-# on them.  Prints TAP lines numbered from $1 (default 1).
-n=${1:-1}
+# on them.  Prints TAP; debugfs is mounted by the VM's init.
+echo "TAP version 13"
+echo "1..2"
+n=1
 rc=0
-mount -t debugfs none /sys/kernel/debug 2>/dev/null
 if grep -q 'debug_locks: *1' /proc/lockdep_stats 2>/dev/null; then
 	echo "ok $n lockdep_still_checking"
 else

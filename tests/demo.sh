@@ -12,9 +12,10 @@ insmod "/lib/modules/$(uname -r)/migsend.ko" || { echo "DEMO-FAILED: cannot load
 ms_netns_setup || { echo "DEMO-FAILED: cannot set up the network namespaces"; exit 1; }
 
 echo "== destination: migsend recv --listen 10.78.0.2:7000 --hash (netns msdst)"
-ms_dst "$here/migsend" recv --listen 10.78.0.2:7000 --hash >/tmp/recv.out 2>/tmp/recv.err &
+$IP netns exec msdst "$here/migsend" recv --listen 10.78.0.2:7000 --hash \
+	>/tmp/recv.out 2>/tmp/recv.err &
 recv_pid=$!
-ms_wait_listening 7000
+ms_wait_listening 7000 $recv_pid
 echo "== source: migsend send --to 10.78.0.2:7000 --conns $conns --size $size --zero-ratio $zero --dirty-rate $rate --hash (netns mssrc)"
 ms_src "$here/migsend" send --to 10.78.0.2:7000 --conns "$conns" \
 	--size "$size" --zero-ratio "$zero" --dirty-rate "$rate" --hash >/tmp/send.out 2>/tmp/send.err

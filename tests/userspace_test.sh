@@ -21,9 +21,9 @@ ms_netns_setup || { echo "Bail out! cannot set up the network namespaces"; exit 
 # 1-3: a migration with a dirtying guest converges; hashes match; no
 # progress line when stderr is not a terminal.
 rm -f $T/*
-ms_dst "$MS" recv --listen $MS_DST_ADDR:7001 --hash >$T/recv.out 2>$T/recv.err &
+$IP netns exec msdst "$MS" recv --listen $MS_DST_ADDR:7001 --hash >$T/recv.out 2>$T/recv.err &
 rpid=$!
-ms_wait_listening 7001
+ms_wait_listening 7001 $rpid
 ms_src "$MS" send --to $MS_DST_ADDR:7001 --conns 3 --size 64M --zero-ratio 0.3 \
 	--dirty-rate 5000 --hash >$T/send.out 2>$T/send.err
 src_rc=$?
@@ -37,9 +37,9 @@ check no_progress_line_without_terminal [ ! -s $T/send.err ]
 
 # 4: --json gives one object with the passes.
 rm -f $T/*
-ms_dst "$MS" recv --listen $MS_DST_ADDR:7002 --json >$T/recv.out 2>$T/recv.err &
+$IP netns exec msdst "$MS" recv --listen $MS_DST_ADDR:7002 --json >$T/recv.out 2>$T/recv.err &
 rpid=$!
-ms_wait_listening 7002
+ms_wait_listening 7002 $rpid
 ms_src "$MS" send --to $MS_DST_ADDR:7002 --conns 2 --size 16M --json >$T/send.out 2>$T/send.err
 wait $rpid
 check json_output grep -q '^{"engine":"kernel","passes":\[{"pass":1,' $T/send.out && grep -q '"downtime_ms"' $T/send.out &&
@@ -76,9 +76,9 @@ rm -f $T/*
 "$MS" monitor --count 4 --timeout 180 >$T/monitor.out 2>$T/monitor.err &
 mpid=$!
 sleep 0.5
-ms_dst "$MS" recv --listen $MS_DST_ADDR:7005 >$T/recv.out 2>$T/recv.err &
+$IP netns exec msdst "$MS" recv --listen $MS_DST_ADDR:7005 >$T/recv.out 2>$T/recv.err &
 rpid=$!
-ms_wait_listening 7005
+ms_wait_listening 7005 $rpid
 ms_src "$MS" send --to $MS_DST_ADDR:7005 --conns 2 --size 256M --zero-ratio 0 \
 	--dirty-rate 2000 --max-passes 3 --downtime-ms 1 >$T/send.out 2>$T/send.err &
 spid=$!

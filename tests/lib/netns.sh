@@ -16,21 +16,16 @@ ms_netns_setup() {
 }
 
 ms_src() { $IP netns exec mssrc "$@"; }
-ms_dst() { $IP netns exec msdst "$@"; }
 
-# Until something listens on TCP port $1 in msdst (10 s at most): a
-# receiver started in the background is ready for the sender.  With the
-# receiver's pid as $2 its /proc/PID/net/tcp is read, which is cheaper
-# than entering the namespace (until the exec it shows the root
-# namespace, where nothing listens on that port).
+# Until the receiver with pid $2 listens on TCP port $1 (10 s at most).
+# Its /proc/PID/net/tcp shows its own namespace, so nothing has to enter
+# msdst; until 'ip netns exec' has exec'd it shows the root namespace,
+# where nothing listens on that port.  Start the receiver with
+# '$IP netns exec msdst ... &' directly: a shell function's $! is a subshell's.
 ms_wait_listening() {
 	hex=$(printf ':%04X ' "$1")
 	for _ in $(seq 100); do
-		if [ -n "$2" ]; then
-			grep -q "$hex.* 0A " /proc/$2/net/tcp 2>/dev/null && return 0
-		else
-			$IP netns exec msdst cat /proc/net/tcp | grep -q "$hex.* 0A " && return 0
-		fi
+		grep -q "$hex.* 0A " /proc/$2/net/tcp 2>/dev/null && return 0
 		sleep 0.1
 	done
 	echo "# nothing listens on port $1"
