@@ -87,7 +87,7 @@ install: userspace
 
 clean:
 	rm -rf build/*/src build/tests build/tests-install build/host-tests \
-		build/userspace build/logs build/*/initramfs build/*/initrd.cpio.gz
+		build/userspace build/logs build/*/initramfs.*
 
 .PHONY: all deps ksrc modules userspace tests check check-stages demo \
 	demo-run bench bench-quick check-debug fuzz soak soak-debug install clean

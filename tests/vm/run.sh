@@ -32,8 +32,11 @@ for f in "$vmlinuz" "$ko" "$payload/$script"; do
 	[ -e "$f" ] || { echo "vm: missing $f" >&2; exit 2; }
 done
 
-stage=$top/build/$kver/initramfs
-rm -rf "$stage"
+# A stage and an initrd of its own: several runs may share the machine.
+mkdir -p "$top/build/$kver"
+stage=$(mktemp -d "$top/build/$kver/initramfs.XXXXXX")
+initrd=$stage.cpio.gz
+trap 'rm -rf "$stage" "$initrd"' EXIT
 mkdir -p "$stage"/{bin,sbin,proc,sys,dev,tmp,run,mnt,lib/modules/"$kver"}
 
 # busybox provides the shell and the basic tools.
@@ -101,7 +104,6 @@ echo "$script" >"$stage/payload/.script"
 # Settings for the guest scripts: DEMO_*, BENCH_*, FUZZ_*, SOAK_* and MS_*.
 env | grep -E '^(DEMO|BENCH|FUZZ|SOAK|MS)_[A-Z_]*=' >"$stage/payload/.env" || true
 
-initrd=$top/build/$kver/initrd.cpio.gz
 (cd "$stage" && find . | cpio -o -H newc --quiet | gzip -1) >"$initrd"
 
 mkdir -p "$(dirname "$log")"
