@@ -11,40 +11,19 @@
 
 #define MS_MAX_REGIONS	MIGSEND_MAX_REGIONS
 
-/* A region as a userspace engine sees it: its own fd and read-only map. */
-struct ms_region_map {
-	int fd;
-	uint64_t offset;
-	uint64_t gpa;
-	uint64_t len;
-	uint8_t *map;		/* the region's bytes (offset applied) */
-};
-
-struct ms_user;
+struct ms_engine_ops;
 
 struct migsend_session {
-	int fd;				/* /dev/migsend, -1 for user engines */
+	int fd;				/* /dev/migsend (kernel engine), else -1 */
 	enum migsend_engine engine;
+	const struct ms_engine_ops *ops;	/* engine.h */
+	void *priv;			/* the engine's own state */
 	unsigned int nregions;
 	struct migsend_layout_region regions[MS_MAX_REGIONS];	/* by gpa */
-	struct ms_region_map maps[MS_MAX_REGIONS];		/* user engines */
-	struct ms_user *user;		/* user engines' state */
 	/* Set by the sender: wait until connection @conn acked @bytes. */
 	int (*wait_acked)(void *ctx, unsigned int conn, uint64_t bytes);
 	void *ack_ctx;
 };
-
-/* engine_user.c: the userspace engines behind the session calls. */
-int ms_user_open(struct migsend_session *s);
-void ms_user_close(struct migsend_session *s);
-int ms_user_add_region(struct migsend_session *s, int fd, uint64_t offset,
-		       uint64_t gpa, uint64_t len);
-int ms_user_add_socket(struct migsend_session *s, int fd);
-int ms_user_pass_start(struct migsend_session *s, const struct migsend_pass *p);
-int ms_user_pass_wait(struct migsend_session *s, struct migsend_pass_result *r);
-void ms_user_pass_cancel(struct migsend_session *s);
-int ms_user_get_stats(struct migsend_session *s, struct migsend_stats *st,
-		      struct migsend_conn_stats *conns, uint32_t nconns);
 
 /* error.c: record the message of a failure; returns -err. */
 int ms_fail(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

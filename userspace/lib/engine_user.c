@@ -36,6 +36,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "engine.h"
 #include "internal.h"
 #include "ms_range.h"
 #include "ms_walk.h"
@@ -94,8 +95,18 @@ struct ms_uconn {
 	bool failed;
 };
 
+/* A region as these engines see it: its own fd and read-only map. */
+struct ms_region_map {
+	int fd;
+	uint64_t offset;
+	uint64_t gpa;
+	uint64_t len;
+	uint8_t *map;		/* the region's bytes (offset applied) */
+};
+
 struct ms_user {
 	struct migsend_session *s;
+	struct ms_region_map maps[MIGSEND_MAX_REGIONS];	/* sorted by gpa */
 	unsigned int nconns;
 	struct ms_uconn conns[MIGSEND_MAX_CONNS];
 
@@ -123,23 +134,27 @@ static uint64_t ms_now_ns(void)
 	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
-int ms_user_open(struct migsend_session *s)
+static int ms_user_pass_cancel(struct migsend_session *s);
+static int ms_user_pass_wait(struct migsend_session *s, struct migsend_pass_result *r);
+
+static int ms_user_open(struct migsend_session *s, const char *dev_path)
 {
 	struct ms_user *u = calloc(1, sizeof(*u));
 
+	(void)dev_path;
 	if (!u)
 		return ms_fail(ENOMEM, "cannot allocate the %s engine",
 			       migsend_engine_name(s->engine));
 	u->s = s;
 	pthread_mutex_init(&u->lock, NULL);
 	pthread_cond_init(&u->cond, NULL);
-	s->user = u;
+	s->priv = u;
 	return 0;
 }
 
-void ms_user_close(struct migsend_session *s)
+static void ms_user_close(struct migsend_session *s)
 {
-	struct ms_user *u = s->user;
+	struct ms_user *u = s->priv;
 	unsigned int i;
 
 	ms_user_pass_cancel(s);
@@ -149,8 +164,8 @@ void ms_user_close(struct migsend_session *s)
 		ms_user_pass_wait(s, &r);
 	}
 	for (i = 0; i < s->nregions; i++) {
-		munmap(s->maps[i].map, s->maps[i].len);
-		close(s->maps[i].fd);
+		munmap(u->maps[i].map, u->maps[i].len);
+		close(u->maps[i].fd);
 	}
 	for (i = 0; i < u->nconns; i++)
 		free(u->conns[i].hdrs);
@@ -171,7 +186,7 @@ static bool ms_user_running(struct ms_user *u)
 	return running;
 }
 
-int ms_user_add_region(struct migsend_session *s, int fd, uint64_t offset,
+static int ms_user_add_region(struct migsend_session *s, int fd, uint64_t offset,
 		       uint64_t gpa, uint64_t len)
 {
 	struct ms_region_map m = { .offset = offset, .gpa = gpa, .len = len };
@@ -187,10 +202,12 @@ int ms_user_add_region(struct migsend_session *s, int fd, uint64_t offset,
 		return ms_fail(ENODEV, "adding a memory region: not a memory file");
 	if (offset + len > (uint64_t)st.st_size)
 		return ms_fail(ENXIO, "adding a memory region: past the end of the file");
-	if (ms_user_running(s->user))
+	struct ms_user *u = s->priv;
+
+	if (ms_user_running(u))
 		return ms_fail(EBUSY, "adding a memory region: a pass is running");
 	for (i = 0; i < s->nregions; i++)
-		if (gpa < s->maps[i].gpa + s->maps[i].len && s->maps[i].gpa < gpa + len)
+		if (gpa < u->maps[i].gpa + u->maps[i].len && u->maps[i].gpa < gpa + len)
 			return ms_fail(EEXIST, "adding a memory region: overlaps another");
 	m.fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
 	if (m.fd < 0)
@@ -201,15 +218,15 @@ int ms_user_add_region(struct migsend_session *s, int fd, uint64_t offset,
 		return ms_fail(errno, "mapping a memory region");
 	}
 	/* Keep them sorted by gpa, as the layout. */
-	for (i = s->nregions; i > 0 && s->maps[i - 1].gpa > gpa; i--)
-		s->maps[i] = s->maps[i - 1];
-	s->maps[i] = m;
+	for (i = s->nregions; i > 0 && u->maps[i - 1].gpa > gpa; i--)
+		u->maps[i] = u->maps[i - 1];
+	u->maps[i] = m;
 	return 0;
 }
 
-int ms_user_add_socket(struct migsend_session *s, int fd)
+static int ms_user_add_socket(struct migsend_session *s, int fd)
 {
-	struct ms_user *u = s->user;
+	struct ms_user *u = s->priv;
 	struct timeval tv = { .tv_usec = MS_SNDTIMEO_MS * 1000 };
 	struct ms_uconn *c;
 	int one = 1;
@@ -486,7 +503,9 @@ static int ms_map_cmp(const void *key, const void *elt)
 
 static const struct ms_region_map *ms_find_map(struct migsend_session *s, uint64_t gpa)
 {
-	return bsearch(&gpa, s->maps, s->nregions, sizeof(*s->maps), ms_map_cmp);
+	struct ms_user *u = s->priv;
+
+	return bsearch(&gpa, u->maps, s->nregions, sizeof(*u->maps), ms_map_cmp);
 }
 
 /* A run of dirty pages: classify each page, build records. */
@@ -680,9 +699,9 @@ static void *ms_conn_thread(void *arg)
 
 /* ----- the pass calls -------------------------------------------------- */
 
-int ms_user_pass_start(struct migsend_session *s, const struct migsend_pass *p)
+static int ms_user_pass_start(struct migsend_session *s, const struct migsend_pass *p)
 {
-	struct ms_user *u = s->user;
+	struct ms_user *u = s->priv;
 	unsigned int i;
 
 	if (p->flags & ~MIGSEND_PASS_FLAGS_ALL || p->gpa % MS_PAGE)
@@ -728,9 +747,9 @@ int ms_user_pass_start(struct migsend_session *s, const struct migsend_pass *p)
 	return 0;
 }
 
-int ms_user_pass_wait(struct migsend_session *s, struct migsend_pass_result *r)
+static int ms_user_pass_wait(struct migsend_session *s, struct migsend_pass_result *r)
 {
-	struct ms_user *u = s->user;
+	struct ms_user *u = s->priv;
 	unsigned int i;
 
 	if (!u->started)
@@ -748,9 +767,9 @@ int ms_user_pass_wait(struct migsend_session *s, struct migsend_pass_result *r)
 	return 0;
 }
 
-void ms_user_pass_cancel(struct migsend_session *s)
+static int ms_user_pass_cancel(struct migsend_session *s)
 {
-	struct ms_user *u = s->user;
+	struct ms_user *u = s->priv;
 
 	pthread_mutex_lock(&u->lock);
 	if (u->state == MIGSEND_STATE_RUNNING) {
@@ -759,12 +778,13 @@ void ms_user_pass_cancel(struct migsend_session *s)
 			u->error = ECANCELED;
 	}
 	pthread_mutex_unlock(&u->lock);
+	return 0;
 }
 
-int ms_user_get_stats(struct migsend_session *s, struct migsend_stats *st,
+static int ms_user_get_stats(struct migsend_session *s, struct migsend_stats *st,
 		      struct migsend_conn_stats *conns, uint32_t nconns)
 {
-	struct ms_user *u = s->user;
+	struct ms_user *u = s->priv;
 	unsigned int i;
 
 	pthread_mutex_lock(&u->lock);
@@ -794,3 +814,22 @@ int ms_user_get_stats(struct migsend_session *s, struct migsend_stats *st,
 	pthread_mutex_unlock(&u->lock);
 	return 0;
 }
+
+static int ms_user_version(struct migsend_session *s, struct migsend_version *v)
+{
+	(void)v;
+	return ms_fail(EOPNOTSUPP, "the %s engine does not use the module",
+		       migsend_engine_name(s->engine));
+}
+
+const struct ms_engine_ops ms_engine_user_ops = {
+	.open = ms_user_open,
+	.close = ms_user_close,
+	.version = ms_user_version,
+	.add_region = ms_user_add_region,
+	.add_socket = ms_user_add_socket,
+	.pass_start = ms_user_pass_start,
+	.pass_wait = ms_user_pass_wait,
+	.pass_cancel = ms_user_pass_cancel,
+	.get_stats = ms_user_get_stats,
+};

@@ -217,28 +217,32 @@ void migsend_receiver_result_free(struct migsend_receiver_result *res);
 int migsend_hash_memory(const int *fds, const uint64_t *offsets,
 			const uint64_t *lens, unsigned int n, uint64_t *hash);
 
-/* ----- a guest simulator, for demos and tests -------------------------- */
+/* ----- the pre-copy loop ---------------------------------------------- */
 
-struct migsend_sim;
-
-struct migsend_sim_opts {
-	uint64_t size;			/* bytes, a multiple of 4 KiB */
-	double zero_ratio;		/* fraction of pages that are zero */
-	uint64_t dirty_rate;		/* pages written per second */
-	uint64_t seed;
+/*
+ * The guest the pre-copy loop migrates: where it gets each pass's dirty
+ * log and how it stops the guest before the final pass.  A VMM gives its
+ * own (KVM's dirty log, its vCPU pause); the CLI gives QEMU's (soft-dirty
+ * log, QMP stop) or the simulator's.
+ */
+struct migsend_guest_ops {
+	/*
+	 * Get and clear the dirty log: one bit per 4 KiB page of
+	 * [gpa, gpa + npages * 4 KiB), little-endian 64-bit words, valid
+	 * until the next call.  A page written after the call must be in the
+	 * next log.  Returns 0 or a negative errno.
+	 */
+	int (*take_dirty)(void *ctx, const uint64_t **bitmap);
+	/* Stop the guest's writes: the final pass follows.  0 or -errno. */
+	int (*pause)(void *ctx);
 };
 
-/* A memfd filled as asked; a writer thread dirties pages from start on. */
-int migsend_sim_create(const struct migsend_sim_opts *o, struct migsend_sim **out);
-int migsend_sim_fd(const struct migsend_sim *sim);
-uint64_t migsend_sim_npages(const struct migsend_sim *sim);
-/* Get and clear the dirty log, as KVM's; valid until the next call. */
-const uint64_t *migsend_sim_take_dirty(struct migsend_sim *sim);
-/* Stop the writer: the paused VM of the final pass. */
-void migsend_sim_pause(struct migsend_sim *sim);
-void migsend_sim_destroy(struct migsend_sim *sim);
-
-/* ----- the pre-copy loop ---------------------------------------------- */
+struct migsend_guest {
+	const struct migsend_guest_ops *ops;
+	void *ctx;
+	uint64_t gpa;			/* the range the logs cover */
+	uint64_t npages;
+};
 
 enum migsend_timeout_strategy {
 	MIGSEND_TIMEOUT_CANCEL,		/* give up: ETIMEDOUT */
@@ -281,8 +285,13 @@ struct migsend_precopy_result {
 	bool timed_out;
 };
 
-/* Migrate a simulated guest (one region at gpa 0) over @snd. */
-int migsend_precopy_run(struct migsend_sender *snd, struct migsend_sim *sim,
+/*
+ * Migrate @g over @snd: a full pass, passes of the dirty log until the
+ * next is estimated to fit the downtime target, then pause, final pass,
+ * device state, COMPLETE.  The guest is paused only once every earlier
+ * pass succeeded.
+ */
+int migsend_precopy_run(struct migsend_sender *snd, const struct migsend_guest *g,
 			const struct migsend_precopy_opts *o,
 			struct migsend_precopy_result *res);
 

@@ -15,7 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "sim.h"
 
 #define MS_PAGE		MIGSEND_PAGE_SIZE
 #define MS_TICK_NS	10000000ULL	/* the writer wakes every 10 ms */
@@ -120,12 +120,13 @@ static void *ms_sim_writer(void *arg)
 int migsend_sim_create(const struct migsend_sim_opts *o, struct migsend_sim **out)
 {
 	struct migsend_sim *sim;
+	int err;
 
 	if (!o->size || o->size % MS_PAGE || o->zero_ratio < 0 || o->zero_ratio > 1)
-		return ms_fail(EINVAL, "simulated guest: size must be a non-zero multiple of 4 KiB and the zero ratio between 0 and 1");
+		return -EINVAL;
 	sim = calloc(1, sizeof(*sim));
 	if (!sim)
-		return ms_fail(ENOMEM, "simulated guest");
+		return -ENOMEM;
 	sim->npages = o->size / MS_PAGE;
 	sim->rate = o->dirty_rate;
 	sim->seed = o->seed ? o->seed : 1;
@@ -150,9 +151,9 @@ int migsend_sim_create(const struct migsend_sim_opts *o, struct migsend_sim **ou
 	*out = sim;
 	return 0;
 fail:
+	err = errno ? -errno : -ENOMEM;
 	migsend_sim_destroy(sim);
-	return ms_fail(errno ? errno : ENOMEM, "creating a simulated guest of %llu bytes",
-		       (unsigned long long)o->size);
+	return err;
 }
 
 int migsend_sim_fd(const struct migsend_sim *sim)
@@ -186,6 +187,31 @@ void migsend_sim_pause(struct migsend_sim *sim)
 	if (sim->writer_running)
 		pthread_join(sim->writer, NULL);
 	sim->writer_running = false;
+}
+
+static int ms_sim_take_dirty(void *ctx, const uint64_t **bitmap)
+{
+	*bitmap = migsend_sim_take_dirty(ctx);
+	return 0;
+}
+
+static int ms_sim_pause(void *ctx)
+{
+	migsend_sim_pause(ctx);
+	return 0;
+}
+
+static const struct migsend_guest_ops ms_sim_guest_ops = {
+	.take_dirty = ms_sim_take_dirty,
+	.pause = ms_sim_pause,
+};
+
+void migsend_sim_guest(struct migsend_sim *sim, struct migsend_guest *g)
+{
+	g->ops = &ms_sim_guest_ops;
+	g->ctx = sim;
+	g->gpa = 0;
+	g->npages = sim->npages;
 }
 
 void migsend_sim_destroy(struct migsend_sim *sim)

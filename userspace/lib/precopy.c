@@ -82,18 +82,18 @@ static void ms_rate_update(struct ms_rate *r, const struct migsend_precopy_repor
 		r->wire_per_ns = (double)i->wire_bytes / rep->acked_ns;
 }
 
-static int ms_run_pass(struct migsend_sender *snd, struct migsend_sim *sim,
+static int ms_run_pass(struct migsend_sender *snd, const struct migsend_guest *g,
 		       const struct migsend_precopy_opts *o, uint64_t pass,
 		       const uint64_t *bitmap, struct migsend_precopy_report *rep)
 {
-	uint64_t npages = migsend_sim_npages(sim), t0;
+	uint64_t npages = g->npages, t0;
 	int err;
 
 	if (o->on_pass_start)
 		o->on_pass_start(o->ctx, pass, ms_count_bits(bitmap, npages));
 	t0 = ms_now_ns();
 	rep->acked_ns = 0;
-	err = migsend_sender_pass(snd, pass, bitmap, 0, npages, o->pass_flags,
+	err = migsend_sender_pass(snd, pass, bitmap, g->gpa, npages, o->pass_flags,
 				  &rep->info);
 	if (!err && !rep->final) {
 		err = migsend_sender_wait_acked(snd, pass, MS_COMPLETE_TIMEOUT_MS);
@@ -117,7 +117,46 @@ static bool ms_should_stop(const struct migsend_precopy_opts *o, unsigned int pa
 	return estimate <= downtime || passes + 1 >= max;
 }
 
-int migsend_precopy_run(struct migsend_sender *snd, struct migsend_sim *sim,
+/* The dirty log since the last take, with its page count. */
+static int ms_take_dirty(const struct migsend_guest *g, const uint64_t **dirty,
+			 uint64_t *ndirty)
+{
+	int err = g->ops->take_dirty(g->ctx, dirty);
+
+	if (err)
+		return err;
+	if (ndirty)
+		*ndirty = ms_count_bits(*dirty, g->npages);
+	return 0;
+}
+
+/*
+ * The paused guest's final pass: the log that decided to stop (@dirty:
+ * not yet sent) and what was dirtied since.  A take invalidates the
+ * previous log: keep a copy first.
+ */
+static int ms_final_bitmap(const struct migsend_guest *g, const uint64_t *dirty,
+			   uint64_t **final)
+{
+	const uint64_t *since;
+	int err;
+
+	*final = ms_copy_bits(dirty, g->npages);
+	if (!*final)
+		return ms_fail(ENOMEM, "the final pass's bitmap");
+	err = g->ops->pause(g->ctx);
+	if (!err)
+		err = ms_take_dirty(g, &since, NULL);
+	if (err) {
+		free(*final);
+		*final = NULL;
+		return err;
+	}
+	ms_or_bits(*final, since, g->npages);
+	return 0;
+}
+
+int migsend_precopy_run(struct migsend_sender *snd, const struct migsend_guest *g,
 			const struct migsend_precopy_opts *o,
 			struct migsend_precopy_result *res)
 {
@@ -125,17 +164,21 @@ int migsend_precopy_run(struct migsend_sender *snd, struct migsend_sim *sim,
 	struct ms_rate rate = { 0 };
 	const uint64_t *dirty;
 	uint64_t pass = 1, start = ms_now_ns(), paused, ndirty;
+	size_t words = (g->npages + 63) / 64;
 	uint64_t *all, *final;
 	int err;
 
 	memset(res, 0, sizeof(*res));
+	if (!g->npages)
+		return ms_fail(EINVAL, "the guest has no memory to migrate");
 	/* Pass 1: everything; the dirty log starts now. */
-	all = malloc(((migsend_sim_npages(sim) + 63) / 64) * sizeof(uint64_t));
+	all = malloc(words * sizeof(uint64_t));
 	if (!all)
 		return ms_fail(ENOMEM, "the first pass's bitmap");
-	memset(all, 0xff, ((migsend_sim_npages(sim) + 63) / 64) * sizeof(uint64_t));
-	migsend_sim_take_dirty(sim);
-	err = ms_run_pass(snd, sim, o, pass, all, &rep);
+	memset(all, 0xff, words * sizeof(uint64_t));
+	err = ms_take_dirty(g, &dirty, NULL);
+	if (!err)
+		err = ms_run_pass(snd, g, o, pass, all, &rep);
 	free(all);
 	if (err)
 		return err;
@@ -143,12 +186,13 @@ int migsend_precopy_run(struct migsend_sender *snd, struct migsend_sim *sim,
 	ms_rate_update(&rate, &rep);
 
 	for (;;) {
-		dirty = migsend_sim_take_dirty(sim);
-		ndirty = ms_count_bits(dirty, migsend_sim_npages(sim));
+		err = ms_take_dirty(g, &dirty, &ndirty);
+		if (err)
+			return err;
 		rep.estimate_ns = ms_estimate_ns(&rate, ndirty);
 		if (ms_should_stop(o, pass, start, rep.estimate_ns, &res->timed_out))
 			break;
-		err = ms_run_pass(snd, sim, o, ++pass, dirty, &rep);
+		err = ms_run_pass(snd, g, o, ++pass, dirty, &rep);
 		if (err)
 			return err;
 		res->wire_bytes += rep.info.wire_bytes;
@@ -160,20 +204,12 @@ int migsend_precopy_run(struct migsend_sender *snd, struct migsend_sim *sim,
 			       (unsigned long long)o->timeout_ms);
 	}
 
-	/*
-	 * The paused VM: what is left is the log taken above (it decided to
-	 * stop) and what was dirtied since.  A take clears the previous one:
-	 * keep a copy first.
-	 */
 	paused = ms_now_ns();
-	final = ms_copy_bits(dirty, migsend_sim_npages(sim));
-	if (!final)
-		return ms_fail(ENOMEM, "the final pass's bitmap");
-	migsend_sim_pause(sim);
-	ms_or_bits(final, migsend_sim_take_dirty(sim), migsend_sim_npages(sim));
-	dirty = final;
+	err = ms_final_bitmap(g, dirty, &final);
+	if (err)
+		return err;
 	rep.final = true;
-	err = ms_run_pass(snd, sim, o, ++pass, dirty, &rep);
+	err = ms_run_pass(snd, g, o, ++pass, final, &rep);
 	free(final);
 	if (!err && o->state_len)
 		err = migsend_sender_send_state(snd, o->state, o->state_len);
