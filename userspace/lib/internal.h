@@ -20,6 +20,9 @@ struct migsend_session {
 	void *priv;			/* the engine's own state */
 	unsigned int nregions;
 	struct migsend_layout_region regions[MS_MAX_REGIONS];	/* by gpa */
+	unsigned int nsocks;
+	int socks[MIGSEND_MAX_CONNS];	/* the data sockets, for the cap */
+	uint64_t max_bandwidth;		/* bytes/s over all sockets, 0: none */
 	/* Set by the sender: wait until connection @conn acked @bytes. */
 	int (*wait_acked)(void *ctx, unsigned int conn, uint64_t bytes);
 	void *ack_ctx;
@@ -65,6 +68,88 @@ struct ms_rxbuf {
 int ms_rxbuf_init(struct ms_rxbuf *b, int fd);
 void ms_rxbuf_free(struct ms_rxbuf *b);
 int ms_rxbuf_read(struct ms_rxbuf *b, void *dst, size_t len);
+
+/*
+ * rx_state.c: the receiver's rules as pure functions (no I/O, no locks),
+ * driven by receiver.c and by the fuzzer in tests/fuzz/.  Each returns 0
+ * (or a non-negative verdict) or a negative errno with a reason in @why.
+ */
+struct ms_rec;
+
+/* The largest greeting: a HELLO with MIGSEND_MAX_REGIONS regions. */
+#define MS_GREETING_MAX	(sizeof(struct migsend_ctl_hdr) + \
+			 sizeof(struct migsend_ctl_hello) + \
+			 MIGSEND_MAX_REGIONS * sizeof(struct migsend_ctl_region))
+
+struct ms_rxs_limits {
+	uint64_t max_memory;	/* 0: none */
+	/* Receiving into the caller's memory: the layout HELLO must announce. */
+	const struct migsend_layout_region *into;
+	unsigned int ninto;
+};
+
+enum { MS_GREET_MORE, MS_GREET_HELLO, MS_GREET_JOIN };
+
+struct ms_greeting {
+	size_t need;		/* bytes the greeting has, once its header is in */
+	unsigned int index;	/* JOIN */
+	struct migsend_hello hello;	/* HELLO */
+};
+
+/*
+ * Judge the first @have bytes of a new connection: MS_GREET_MORE (read up
+ * to g->need bytes), MS_GREET_HELLO (before a HELLO was taken: @hello NULL),
+ * MS_GREET_JOIN (g->index; @joined says which indexes are taken), or a
+ * refusal.
+ */
+int ms_rxs_greeting(const uint8_t *buf, size_t have, const struct ms_rxs_limits *lim,
+		    const struct migsend_hello *hello, const bool *joined,
+		    struct ms_greeting *g, char *why, size_t size);
+int ms_rxs_layout_match(const struct migsend_hello *h,
+			const struct migsend_layout_region *r, unsigned int n,
+			char *why, size_t size);
+int ms_rxs_ctl_hdr(const struct migsend_ctl_hdr *h, uint16_t *type, uint32_t *len,
+		   char *why, size_t size);
+/* May the source send message @type of @len bytes on the running control connection? */
+int ms_rxs_ctl_msg(uint16_t type, uint32_t len, char *why, size_t size);
+
+/* One data connection's record stream. */
+struct ms_rxs_conn {
+	bool open;		/* records of pass @pass read, its END not yet */
+	bool ended;		/* an END was read: @end_pass */
+	uint64_t pass, end_pass;
+	uint64_t records, bytes, data_pages, zero_pages;	/* since the last END */
+};
+
+/* The passes, over all connections. */
+struct ms_rxs {
+	unsigned int nconns;
+	unsigned int ended;	/* connections that ENDed @next_pass */
+	bool done;		/* a pass ended on every connection: @done_pass */
+	bool next_known;	/* a record of the pass after it came: @next_pass */
+	bool final;		/* COMPLETE came: @final_pass */
+	uint64_t done_pass, next_pass, final_pass;
+	uint64_t passes;	/* passes ended on every connection */
+};
+
+void ms_rxs_init(struct ms_rxs *s, unsigned int nconns);
+/*
+ * A record (END included) of @pass on a connection that is not inside that
+ * pass yet: check the order, open the pass.  -EAGAIN: the connection must
+ * first wait at the barrier of its last END.
+ */
+int ms_rxs_begin(struct ms_rxs *s, struct ms_rxs_conn *c, unsigned int index,
+		 uint64_t pass, char *why, size_t size);
+void ms_rxs_count(struct ms_rxs_conn *c, const struct ms_rec *rec);
+int ms_rxs_end_counts(const struct ms_rxs_conn *c, unsigned int index, uint64_t pass,
+		      const struct migsend_wire_end *e, char *why, size_t size);
+/* The END of the open pass: 1 when every connection has ended it. */
+int ms_rxs_end(struct ms_rxs *s, struct ms_rxs_conn *c);
+bool ms_rxs_barrier_done(const struct ms_rxs *s, const struct ms_rxs_conn *c);
+int ms_rxs_complete(struct ms_rxs *s, uint64_t last, char *why, size_t size);
+/* Every pass up to COMPLETE's is ended everywhere, and none after it began. */
+bool ms_rxs_applied(const struct ms_rxs *s);
+int ms_rxs_final_check(const struct ms_rxs *s, char *why, size_t size);
 
 /* net.c */
 int ms_tcp_connect(const char *host, const char *port, int timeout_ms);

@@ -91,6 +91,61 @@ int migsend_pass_cancel(struct migsend_session *s);
 int migsend_get_stats(struct migsend_session *s, struct migsend_stats *st,
 		      struct migsend_conn_stats *conns, uint32_t nconns);
 
+/*
+ * Cap the session's bandwidth: SO_MAX_PACING_RATE of @bytes_per_sec split
+ * evenly over its data sockets, now and for sockets added later (0: no
+ * cap).  The kernel paces each socket, whatever the engine.
+ */
+int migsend_set_max_bandwidth(struct migsend_session *s, uint64_t bytes_per_sec);
+uint64_t migsend_max_bandwidth(const struct migsend_session *s);
+
+/* ----- operator policy: connection count (policy.c) -------------------- */
+
+/*
+ * oVirt's policies: CUSTOM, the number given; PARALLEL, one connection per
+ * 10 Gbit/s of the link to the destination, capped by the guest's vCPUs,
+ * at least 2, at most max_conns; AUTO, the same but a single connection
+ * where that number is below 2.  A link of unknown speed gets the policy's
+ * minimum (PARALLEL 2, AUTO 1).
+ */
+enum migsend_conns_policy {
+	MIGSEND_CONNS_CUSTOM,
+	MIGSEND_CONNS_PARALLEL,
+	MIGSEND_CONNS_AUTO,
+};
+
+#define MIGSEND_DEFAULT_MAX_CONNS	16
+
+struct migsend_conns_inputs {
+	uint64_t link_mbps;		/* 0: unknown */
+	unsigned int cpus;		/* the guest's vCPUs; 0: no cap */
+	unsigned int max_conns;		/* 0: MIGSEND_DEFAULT_MAX_CONNS */
+	unsigned int custom;		/* CUSTOM: the number given */
+};
+
+struct migsend_conns_decision {
+	unsigned int nconns;
+	char reason[160];		/* how it was reached, for the operator */
+};
+
+/* "auto", "parallel" or a number from 1 to MIGSEND_MAX_CONNS. */
+int migsend_conns_policy_parse(const char *s, enum migsend_conns_policy *p,
+			       unsigned int *custom);
+const char *migsend_conns_policy_name(enum migsend_conns_policy p);
+int migsend_conns_decide(enum migsend_conns_policy p,
+			 const struct migsend_conns_inputs *in,
+			 struct migsend_conns_decision *out);
+
+struct migsend_link {
+	char ifname[16];		/* IF_NAMESIZE */
+	uint64_t mbps;			/* 0: the link reports no speed */
+};
+
+/* The interface the kernel routes @host through, and its speed. */
+int migsend_route_link(const char *host, struct migsend_link *link);
+/* "40M", "40MB/s", "320Mbit/s", "1G": bytes per second (K, M, G are 10^3..). */
+int migsend_parse_rate(const char *s, uint64_t *bytes_per_sec);
+
 /* ----- the source: connections, passes, completion -------------------- */
 
 struct migsend_sender;
