@@ -208,6 +208,8 @@ void migsend_sender_abort(struct migsend_sender *snd, int error,
 void migsend_sender_close(struct migsend_sender *snd);
 /* Wire bytes the receiver acknowledged so far, over all connections. */
 uint64_t migsend_sender_acked_bytes(struct migsend_sender *snd);
+/* The session the sender sends with (its cap, its stats). */
+struct migsend_session *migsend_sender_session(struct migsend_sender *snd);
 
 /* ----- the destination ------------------------------------------------ */
 

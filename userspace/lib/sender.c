@@ -549,3 +549,8 @@ void migsend_sender_close(struct migsend_sender *snd)
 	pthread_cond_destroy(&snd->cond);
 	free(snd);
 }
+
+struct migsend_session *migsend_sender_session(struct migsend_sender *snd)
+{
+	return snd->s;
+}
