@@ -325,6 +325,13 @@ struct migsend_precopy_opts {
 	uint64_t timeout_ms;		/* 0: none */
 	enum migsend_timeout_strategy timeout_strategy;
 	uint32_t pass_flags;		/* MIGSEND_PASS_* */
+	/*
+	 * Keep the session's bandwidth cap (migsend_set_max_bandwidth()) for
+	 * the final pass.  By default it is lifted once the guest is paused,
+	 * as QEMU's switchover lifts max-bandwidth: downtime is the cost
+	 * that matters then.
+	 */
+	bool cap_final_pass;
 	/* Called before every pass with its dirty page count, and after it. */
 	void (*on_pass_start)(void *ctx, uint64_t pass, uint64_t dirty_pages);
 	void (*on_pass)(void *ctx, const struct migsend_precopy_report *r);

@@ -14,6 +14,7 @@
 #include <endian.h>
 #include <errno.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -156,6 +157,42 @@ static int ms_final_bitmap(const struct migsend_guest *g, const uint64_t *dirty,
 	return 0;
 }
 
+/*
+ * The timeout struck before the next pass fitted the downtime target:
+ * say by how much, and whether the bandwidth cap is why.
+ */
+static int ms_not_converged(struct migsend_sender *snd,
+			    const struct migsend_precopy_opts *o,
+			    const struct ms_rate *rate, uint64_t ndirty)
+{
+	uint64_t cap = migsend_max_bandwidth(migsend_sender_session(snd));
+	char capped[96] = "";
+
+	if (cap)
+		snprintf(capped, sizeof(capped), ", sending at most %.1f MB/s (--max-bandwidth)",
+			 cap / 1e6);
+	migsend_sender_abort(snd, ETIMEDOUT, "migration timed out");
+	return ms_fail(ETIMEDOUT, "the migration did not converge within %llu ms: %llu pages still dirty, the next pass estimated at %.0f ms against a %llu ms downtime target, %.1f MB/s sent%s: cancelled",
+		       (unsigned long long)o->timeout_ms, (unsigned long long)ndirty,
+		       ms_estimate_ns(rate, ndirty) / 1e6,
+		       (unsigned long long)(o->downtime_ms ? o->downtime_ms : MS_DEFAULT_DOWNTIME_MS),
+		       rate->wire_per_ns * 1e3, capped);
+}
+
+/*
+ * The final pass runs with the guest paused: as QEMU's switchover does
+ * (migration_completion_precopy() disables its rate limit), it is not
+ * capped unless the caller asked to keep the cap.
+ */
+static int ms_lift_cap(struct migsend_sender *snd, const struct migsend_precopy_opts *o)
+{
+	struct migsend_session *s = migsend_sender_session(snd);
+
+	if (o->cap_final_pass || !migsend_max_bandwidth(s))
+		return 0;
+	return migsend_set_max_bandwidth(s, 0);
+}
+
 int migsend_precopy_run(struct migsend_sender *snd, const struct migsend_guest *g,
 			const struct migsend_precopy_opts *o,
 			struct migsend_precopy_result *res)
@@ -198,12 +235,12 @@ int migsend_precopy_run(struct migsend_sender *snd, const struct migsend_guest *
 		res->wire_bytes += rep.info.wire_bytes;
 		ms_rate_update(&rate, &rep);
 	}
-	if (res->timed_out && o->timeout_strategy == MIGSEND_TIMEOUT_CANCEL) {
-		migsend_sender_abort(snd, ETIMEDOUT, "migration timed out");
-		return ms_fail(ETIMEDOUT, "the migration did not converge within %llu ms: cancelled",
-			       (unsigned long long)o->timeout_ms);
-	}
+	if (res->timed_out && o->timeout_strategy == MIGSEND_TIMEOUT_CANCEL)
+		return ms_not_converged(snd, o, &rate, ndirty);
 
+	err = ms_lift_cap(snd, o);
+	if (err)
+		return err;
 	paused = ms_now_ns();
 	err = ms_final_bitmap(g, dirty, &final);
 	if (err)
