@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "libmigsend.h"
 
@@ -30,6 +31,26 @@ int parse_size(const char *s, uint64_t *out);
 /* "host:port", "[v6]:port" or ":port" / "port" (any host), in place. */
 int split_addr(char *s, const char **host, const char **port);
 double mib(uint64_t bytes);
+
+/* policy.c: --conns auto|parallel|N, --max-conns. */
+struct conns_choice {
+	enum migsend_conns_policy policy;
+	unsigned int custom;		/* CUSTOM: the number given */
+	unsigned int max_conns;
+	unsigned int cpus;		/* the guest's (vCPUs, or the sender's) */
+	struct migsend_link link;	/* the route's interface and speed */
+	struct migsend_conns_decision decision;
+};
+
+void conns_choice_init(struct conns_choice *c);
+int conns_choice_parse(struct conns_choice *c, const char *arg);
+/* CPUs this process may run on: the simulated guest's "vCPUs". */
+unsigned int cpus_available(void);
+/* Decide c->decision.nconns for @host; -errno with the library's message. */
+int conns_choose(struct conns_choice *c, const char *host, unsigned int cpus);
+void conns_print(const struct conns_choice *c, FILE *f);
+/* "conns":{...} for a JSON object. */
+void conns_json(const struct conns_choice *c, FILE *f);
 
 /* The subcommands. */
 int cmd_send(int argc, char **argv);

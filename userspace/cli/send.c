@@ -108,7 +108,8 @@ static void *progress_thread(void *arg)
 struct send_args {
 	enum migsend_engine engine;
 	const char *host, *port;
-	unsigned int conns;
+	struct conns_choice conns;
+	uint64_t max_bandwidth;		/* bytes/s, 0: none */
 	struct migsend_sim_opts sim;
 	struct migsend_precopy_opts pc;
 	bool json, hash;
@@ -122,7 +123,16 @@ static const char send_usage[] =
 	"target, then the guest is paused and the final pass runs.\n"
 	"\n"
 	"  --to HOST:PORT          destination (required)\n"
-	"  --conns N               data connections (default 4, 1..128)\n"
+	"  --conns auto|parallel|N data connections: N (1..128), or computed from the\n"
+	"                          speed of the link the route to HOST uses: one per\n"
+	"                          10 Gbit/s, at most the guest's CPUs, at least 2\n"
+	"                          (parallel); auto: 1 where that is below 2\n"
+	"                          (default auto)\n"
+	"  --max-conns N           the most --conns auto|parallel picks (default 16)\n"
+	"  --max-bandwidth RATE    cap the migration at RATE (e.g. 40M, 40MB/s,\n"
+	"                          320Mbit/s), paced per connection by the kernel;\n"
+	"                          lifted for the final pass (default: no cap)\n"
+	"  --cap-final-pass        keep --max-bandwidth for the final pass too\n"
 	"  --size SIZE             simulated guest memory, e.g. 1G (default 256M)\n"
 	"  --zero-ratio R          fraction of zero pages, 0..1 (default 0.5)\n"
 	"  --dirty-rate N          pages the guest writes per second (default 0)\n"
@@ -144,6 +154,9 @@ static int parse_send(int argc, char **argv, struct send_args *a)
 	static const struct option opts[] = {
 		{ "to", required_argument, NULL, 't' },
 		{ "conns", required_argument, NULL, 'c' },
+		{ "max-conns", required_argument, NULL, 'C' },
+		{ "max-bandwidth", required_argument, NULL, 'B' },
+		{ "cap-final-pass", no_argument, NULL, 'F' },
 		{ "size", required_argument, NULL, 's' },
 		{ "zero-ratio", required_argument, NULL, 'z' },
 		{ "dirty-rate", required_argument, NULL, 'r' },
@@ -160,7 +173,7 @@ static int parse_send(int argc, char **argv, struct send_args *a)
 	static char to[256];
 	int opt;
 
-	a->conns = 4;
+	conns_choice_init(&a->conns);
 	a->engine = MIGSEND_ENGINE_KERNEL;
 	a->sim.size = 256ULL << 20;
 	a->sim.zero_ratio = 0.5;
@@ -172,7 +185,14 @@ static int parse_send(int argc, char **argv, struct send_args *a)
 			if (split_addr(to, &a->host, &a->port) || !a->host)
 				return -1;
 			break;
-		case 'c': a->conns = strtoul(optarg, NULL, 0); break;
+		case 'c': if (conns_choice_parse(&a->conns, optarg)) return -1; break;
+		case 'C':
+			a->conns.max_conns = strtoul(optarg, NULL, 0);
+			if (!a->conns.max_conns || a->conns.max_conns > MIGSEND_MAX_CONNS)
+				return -1;
+			break;
+		case 'B': if (migsend_parse_rate(optarg, &a->max_bandwidth)) return -1; break;
+		case 'F': a->pc.cap_final_pass = true; break;
 		case 's': if (parse_size(optarg, &a->sim.size)) return -1; break;
 		case 'z': a->sim.zero_ratio = strtod(optarg, NULL); break;
 		case 'r': a->sim.dirty_rate = strtoull(optarg, NULL, 0); break;
@@ -205,6 +225,10 @@ static void print_send_result(struct send_ctx *c, const struct send_args *a,
 		       "\"wire_bytes\":%" PRIu64 ",\"timed_out\":%s",
 		       migsend_engine_name(migsend_session_engine(c->s)), c->passes_json, r->downtime_ns / 1e6, r->total_ns / 1e9,
 		       r->wire_bytes, r->timed_out ? "true" : "false");
+		printf(",");
+		conns_json(&a->conns, stdout);
+		if (a->max_bandwidth)
+			printf(",\"max_bandwidth\":%" PRIu64, a->max_bandwidth);
 		if (a->hash)
 			printf(",\"hash\":\"%016" PRIx64 "\"", hash);
 		printf("}\n");
@@ -251,7 +275,12 @@ int cmd_send(int argc, char **argv)
 	a.pc.state_len = sizeof(state);
 	so.host = a.host;
 	so.port = a.port;
-	so.nconns = a.conns;
+	err = conns_choose(&a.conns, a.host, cpus_available());
+	if (err)
+		return fail_exit(err, 1);
+	so.nconns = a.conns.decision.nconns;
+	if (!a.json)
+		conns_print(&a.conns, stdout);
 
 	err = migsend_session_open_engine(&c.s, a.engine);
 	if (err)
@@ -271,7 +300,10 @@ int cmd_send(int argc, char **argv)
 		code = fail_exit(err, 0);
 		goto out;
 	}
-	err = migsend_sender_connect(c.s, &so, &snd);
+	/* Set before connecting: each data socket is paced as it is added. */
+	err = migsend_set_max_bandwidth(c.s, a.max_bandwidth);
+	if (!err)
+		err = migsend_sender_connect(c.s, &so, &snd);
 	if (err) {
 		code = fail_exit(err, 1);
 		goto out;
