@@ -68,6 +68,13 @@ struct ms_rxbuf {
 int ms_rxbuf_init(struct ms_rxbuf *b, int fd);
 void ms_rxbuf_free(struct ms_rxbuf *b);
 int ms_rxbuf_read(struct ms_rxbuf *b, void *dst, size_t len);
+/* One receive into the empty buffer: 0, -EAGAIN (receive timeout) or an error. */
+int ms_rxbuf_fill(struct ms_rxbuf *b);
+
+static inline size_t ms_rxbuf_buffered(const struct ms_rxbuf *b)
+{
+	return b->tail - b->head;
+}
 
 /*
  * rx_state.c: the receiver's rules as pure functions (no I/O, no locks),

@@ -225,7 +225,20 @@ struct migsend_receiver_opts {
 	const char *host;		/* listen address, NULL: any */
 	const char *port;
 	int listen_fd;			/* >= 0: use this listening socket instead */
-	unsigned int timeout_ms;	/* silence on the control connection: 0: 60000 */
+	/*
+	 * 0: 60000.  Bounds every wait on the source: for the HELLO, for the
+	 * JOINs, silence inside a pass on any data connection, silence on
+	 * every connection between passes and at the barrier, the DONE
+	 * confirmation (docs/PROTOCOL.md, "Time limits").  Each greeting has
+	 * its own 5 s limit besides.
+	 */
+	unsigned int timeout_ms;
+	/*
+	 * The most destination memory a HELLO may announce, refused (EFBIG)
+	 * before anything is allocated.  0: this machine's physical memory;
+	 * UINT64_MAX: no limit.  Not used by migsend_receive_into().
+	 */
+	uint64_t max_memory;
 	bool hash;			/* hash all memory at the end */
 	/*
 	 * Allocate all destination memory during the handshake (as a VMM
@@ -259,10 +272,37 @@ struct migsend_receiver_result {
  * is fully applied and the sender's COMPLETE arrived, with the memory in
  * res->memfds (owned by the caller, as is res->state).  On failure
  * (ECONNABORTED: the sender aborted or went away; EBADMSG/ERANGE: a bad
- * record; ...) nothing in @res counts as migrated and the memory is freed.
+ * record; ETIMEDOUT: the source went silent; EFBIG: it announced more
+ * memory than opts->max_memory; ...) nothing in @res counts as migrated and
+ * the memory is freed.  One exception, ENOTCONN: every pass was applied and
+ * DONE sent, but the source never confirmed it (docs/PROTOCOL.md, "The
+ * handover"): @res holds the complete memory (free it as on success), and
+ * whether the source knows is unknown: run the guest only once the source
+ * is known to have stopped.
  */
 int migsend_receive(const struct migsend_receiver_opts *o,
 		    struct migsend_receiver_result *res);
+
+/* Destination memory the caller owns: [offset, offset + len) of @fd is guest [gpa, gpa + len). */
+struct migsend_dest_region {
+	int fd;				/* memfd, tmpfs or hugetlbfs file, open read-write */
+	uint64_t offset;
+	uint64_t gpa;
+	uint64_t len;
+};
+
+/*
+ * Like migsend_receive(), but into the caller's memory: the source's HELLO
+ * must announce exactly these regions (any order here; gpa, offset and
+ * len page aligned, whole huge pages on hugetlbfs), or it is refused with
+ * EINVAL and an ABORT naming the difference.  Nothing is allocated; pages
+ * that are not holes of the files count as non-zero, so ZERO records clear
+ * them (punched holes on whole huge pages, memset elsewhere).
+ * res->memfds[] are -1: the fds stay the caller's.
+ */
+int migsend_receive_into(const struct migsend_receiver_opts *o,
+			 const struct migsend_dest_region *regions, unsigned int n,
+			 struct migsend_receiver_result *res);
 void migsend_receiver_result_free(struct migsend_receiver_result *res);
 
 /* ----- memory hash ---------------------------------------------------- */

@@ -182,32 +182,38 @@ int ms_hello_encode(void *buf, size_t size, const uint8_t *token,
 	return (int)len;
 }
 
+/* Decoded into locals: @out is written only when everything checked out. */
 int ms_hello_decode(const void *buf, uint32_t len, struct migsend_hello *out)
 {
 	const struct migsend_ctl_hello *h = buf;
 	const struct migsend_ctl_region *cr = (const void *)(h + 1);
+	struct migsend_layout_region regions[MS_MAX_REGIONS];
+	uint32_t nregions, nconns;
 	uint64_t total;
 	unsigned int i;
 
 	if (len < sizeof(*h))
 		return -EPROTO;
-	out->nregions = le32toh(h->nregions);
-	out->nconns = le32toh(h->nconns);
+	nregions = le32toh(h->nregions);
+	nconns = le32toh(h->nconns);
 	if (le32toh(h->wire_version) != MIGSEND_WIRE_VERSION ||
 	    le32toh(h->page_size) != MIGSEND_PAGE_SIZE ||
-	    !out->nconns || out->nconns > MIGSEND_MAX_CONNS ||
-	    !out->nregions || out->nregions > MS_MAX_REGIONS ||
-	    len != sizeof(*h) + out->nregions * sizeof(*cr))
+	    !nconns || nconns > MIGSEND_MAX_CONNS ||
+	    !nregions || nregions > MS_MAX_REGIONS ||
+	    len != sizeof(*h) + nregions * sizeof(*cr))
 		return -EPROTO;
-	memcpy(out->token, h->token, MIGSEND_TOKEN_LEN);
-	for (i = 0; i < out->nregions; i++) {
-		out->regions[i].gpa = le64toh(cr[i].gpa);
-		out->regions[i].len = le64toh(cr[i].len);
+	for (i = 0; i < nregions; i++) {
+		regions[i].gpa = le64toh(cr[i].gpa);
+		regions[i].len = le64toh(cr[i].len);
 	}
-	if (ms_layout_check(out->regions, out->nregions, &total) ||
+	if (ms_layout_check(regions, nregions, &total) ||
 	    total != le64toh(h->total_bytes))
 		return -EPROTO;
+	out->nconns = nconns;
+	out->nregions = nregions;
 	out->total_bytes = total;
+	memcpy(out->token, h->token, MIGSEND_TOKEN_LEN);
+	memcpy(out->regions, regions, nregions * sizeof(regions[0]));
 	return 0;
 }
 

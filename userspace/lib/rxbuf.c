@@ -96,3 +96,10 @@ int ms_rxbuf_read(struct ms_rxbuf *b, void *dst, size_t len)
 		}
 	}
 }
+
+int ms_rxbuf_fill(struct ms_rxbuf *b)
+{
+	ssize_t n = ms_rxbuf_recv(b, NULL, 0);
+
+	return n < 0 ? (int)n : 0;
+}

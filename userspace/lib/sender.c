@@ -49,6 +49,10 @@ struct migsend_sender {
 	uint64_t acked_end[MIGSEND_MAX_CONNS];
 	uint64_t acked_bytes[MIGSEND_MAX_CONNS];
 	uint64_t current_pass;
+	/* The reader's partial ACK per data connection (read without blocking). */
+	uint8_t ackbuf[MIGSEND_MAX_CONNS][sizeof(struct migsend_ctl_hdr) +
+					  sizeof(struct migsend_ctl_ack)];
+	size_t ackhave[MIGSEND_MAX_CONNS];
 	bool done;			/* the destination said DONE */
 	bool closing;
 	int error;			/* first failure the reader saw, positive */
@@ -68,7 +72,8 @@ static void ms_sender_set_error(struct migsend_sender *snd, int err,
 {
 	va_list ap;
 
-	if (snd->error || snd->closing)
+	/* After DONE the outcome is decided: what the connections do no longer matters. */
+	if (snd->error || snd->closing || snd->done)
 		return;
 	snd->error = err;
 	va_start(ap, fmt);
@@ -107,44 +112,107 @@ static void ms_sender_on_ctl(struct migsend_sender *snd)
 	pthread_mutex_unlock(&snd->lock);
 }
 
-static void ms_sender_on_data(struct migsend_sender *snd, unsigned int i)
+/* A whole ACK arrived on data connection @i: check and record it; under snd->lock. */
+static void ms_sender_on_ack(struct migsend_sender *snd, unsigned int i)
 {
+	struct migsend_ctl_hdr h;
 	struct migsend_ctl_ack ack;
 	uint16_t type;
 	uint32_t len;
-	int err = ms_ctl_recv(snd->data[i], &type, &ack, sizeof(ack), &len);
+
+	memcpy(&h, snd->ackbuf[i], sizeof(h));
+	memcpy(&ack, snd->ackbuf[i] + sizeof(h), sizeof(ack));
+	snd->ackhave[i] = 0;
+	if (ms_ctl_hdr_decode(&h, &type, &len) || type != MIGSEND_CTL_ACK ||
+	    len != sizeof(ack)) {
+		ms_sender_set_error(snd, EPROTO,
+				    "unexpected message on data connection %u", i);
+		return;
+	}
+	snd->acked_end[i] = le64toh(ack.end_pass);
+	snd->acked_bytes[i] = le64toh(ack.bytes);
+	pthread_cond_broadcast(&snd->cond);
+}
+
+/*
+ * Read what data connection @i has, without blocking: an ACK may arrive in
+ * pieces, and a readiness that is not data (user-zc's MSG_ZEROCOPY
+ * completions raise POLLERR) must never stall the reader.
+ */
+static void ms_sender_on_data(struct migsend_sender *snd, unsigned int i)
+{
+	size_t want = sizeof(snd->ackbuf[i]);
+	ssize_t n;
+
+	for (;;) {
+		n = recv(snd->data[i], snd->ackbuf[i] + snd->ackhave[i],
+			 want - snd->ackhave[i], MSG_DONTWAIT);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		pthread_mutex_lock(&snd->lock);
+		if (n <= 0) {
+			ms_sender_set_error(snd, ECONNRESET,
+					    "data connection %u to the destination was lost during pass %llu",
+					    i, (unsigned long long)snd->current_pass);
+			pthread_mutex_unlock(&snd->lock);
+			return;
+		}
+		snd->ackhave[i] += n;
+		if (snd->ackhave[i] == want)
+			ms_sender_on_ack(snd, i);
+		pthread_mutex_unlock(&snd->lock);
+	}
+}
+
+static uint64_t ms_mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000ULL + ts.tv_nsec / 1000000;
+}
+
+/*
+ * A connection whose only news is POLLERR (zerocopy completions the send
+ * thread reaps) is left out of the poll set for this long, not spun on.
+ */
+#define MS_MUTE_MS	2
+
+static bool ms_sender_finished(struct migsend_sender *snd)
+{
+	bool fin;
 
 	pthread_mutex_lock(&snd->lock);
-	if (err) {
-		ms_sender_set_error(snd, ECONNRESET,
-				    "data connection %u to the destination was lost during pass %llu",
-				    i, (unsigned long long)snd->current_pass);
-	} else if (type != MIGSEND_CTL_ACK || len != sizeof(ack)) {
-		ms_sender_set_error(snd, EPROTO,
-				    "unexpected message %u on data connection %u", type, i);
-	} else {
-		snd->acked_end[i] = le64toh(ack.end_pass);
-		snd->acked_bytes[i] = le64toh(ack.bytes);
-		pthread_cond_broadcast(&snd->cond);
-	}
+	fin = snd->error || snd->done;
 	pthread_mutex_unlock(&snd->lock);
+	return fin;
 }
 
 static void *ms_sender_reader(void *arg)
 {
 	struct migsend_sender *snd = arg;
 	struct pollfd pfd[MIGSEND_MAX_CONNS + 2];
+	uint64_t muted[MIGSEND_MAX_CONNS] = { 0 }, now;
 	unsigned int i, n = snd->nconns;
-	bool dead[MIGSEND_MAX_CONNS] = { false };
+	int timeout;
 
-	for (;;) {
+	while (!ms_sender_finished(snd)) {
+		now = ms_mono_ms();
+		timeout = -1;
 		pfd[0] = (struct pollfd){ .fd = snd->wake[0], .events = POLLIN };
 		pfd[1] = (struct pollfd){ .fd = snd->ctl, .events = POLLIN };
-		for (i = 0; i < n; i++)
+		for (i = 0; i < n; i++) {
+			bool mute = muted[i] > now;
+
 			pfd[i + 2] = (struct pollfd){
-				.fd = dead[i] ? -1 : snd->data[i], .events = POLLIN,
+				.fd = mute ? -1 : snd->data[i], .events = POLLIN,
 			};
-		if (poll(pfd, n + 2, -1) < 0) {
+			if (mute)
+				timeout = MS_MUTE_MS;
+		}
+		if (poll(pfd, n + 2, timeout) < 0) {
 			if (errno == EINTR)
 				continue;
 			break;
@@ -154,18 +222,13 @@ static void *ms_sender_reader(void *arg)
 		if (pfd[1].revents)
 			ms_sender_on_ctl(snd);
 		for (i = 0; i < n; i++) {
-			if (!pfd[i + 2].revents)
-				continue;
-			ms_sender_on_data(snd, i);
-			pthread_mutex_lock(&snd->lock);
-			dead[i] = snd->error != 0;
-			pthread_mutex_unlock(&snd->lock);
+			short ev = pfd[i + 2].revents;
+
+			if (ev & (POLLIN | POLLHUP))
+				ms_sender_on_data(snd, i);
+			else if (ev & POLLERR)
+				muted[i] = ms_mono_ms() + MS_MUTE_MS;
 		}
-		pthread_mutex_lock(&snd->lock);
-		i = snd->error != 0;
-		pthread_mutex_unlock(&snd->lock);
-		if (i)
-			break;
 	}
 	return NULL;
 }
@@ -511,7 +574,20 @@ int migsend_sender_complete(struct migsend_sender *snd, uint64_t last_pass,
 	else
 		err = ms_fail(ETIMEDOUT, "the destination did not confirm completion in time");
 	pthread_mutex_unlock(&snd->lock);
-	return err;
+	if (err) {
+		/* Whatever the destination has, it must not run it. */
+		migsend_sender_abort(snd, -err, migsend_last_error());
+		return err;
+	}
+	/*
+	 * The handover (docs/PROTOCOL.md): the destination succeeds only on
+	 * this DONE, so both sides report the same outcome.
+	 */
+	if (ms_ctl_send(snd->ctl, MIGSEND_CTL_DONE, NULL, 0))
+		return ms_fail(ENOTCONN, "the destination has all of pass %llu, but the confirmation of its DONE could not be sent: it will not run the guest on its own",
+			       (unsigned long long)last_pass);
+	shutdown(snd->ctl, SHUT_WR);
+	return 0;
 }
 
 void migsend_sender_abort(struct migsend_sender *snd, int error,
