@@ -12,6 +12,7 @@
 #define MIGSEND_H
 
 #include <linux/atomic.h>
+#include <linux/bits.h>
 #include <linux/bvec.h>
 #include <linux/list.h>
 #include <linux/mutex.h>
@@ -23,14 +24,12 @@
 #include "../uapi/linux/migsend.h"
 #include "ms_walk.h"
 
-/* Bitmap window read from userspace at a time: 32768 pages, 4 KiB. */
-#define MS_WIN_BITS		32768
-#define MS_WIN_WORDS		(MS_WIN_BITS / MS_BITS_PER_WORD)
 /* One unit of shared work: at most this many dirty pages ... */
 #define MS_SPAN_MAX_DIRTY	256
 /* ... within at most this many bitmap bits. */
 #define MS_SPAN_MAX_BITS	16384
-#define MS_SPAN_WORDS		(MS_SPAN_MAX_BITS / MS_BITS_PER_WORD + 1)
+/* Bits the cursor scans for the next dirty one before it may reschedule. */
+#define MS_SCAN_BITS		BIT(20)
 /* Page fragments one send call carries at most. */
 #define MS_TX_MAX_VECS		128
 /* Send timeout the module sets on its sockets, so it can stop promptly. */
@@ -60,19 +59,19 @@ struct ms_pass_counters {
 
 struct ms_pass {
 	u64 number;
-	u64 bitmap;		/* user address */
 	u64 gpa;
 	u64 npages;
 	u32 flags;
 	u32 timeout_ms;
-	struct mm_struct *mm;	/* mmgrab()bed owner of the bitmap */
+	/*
+	 * The dirty bitmap, copied from the caller at PASS_START, in CPU
+	 * byte order; read-only while the pass runs, freed when it ends.
+	 */
+	u64 *bits;
 
-	/* The shared cursor: the next bit to hand out, and its window. */
+	/* The shared cursor: the next bit to hand out. */
 	struct mutex cursor_lock;
 	u64 cursor;
-	u64 win_base;
-	u64 win_nbits;
-	u64 *win;		/* MS_WIN_WORDS, CPU byte order */
 
 	atomic_t running_conns;
 	atomic_t error;		/* first negative errno, or 0 */
@@ -124,7 +123,6 @@ struct ms_conn {
 
 	/* Owned by the thread while a pass runs. */
 	u64 seen_gen;
-	u64 *span_words;
 	struct ms_tx tx;
 	struct ms_pending pending;
 	const struct ms_region *last_region;
@@ -161,6 +159,7 @@ struct ms_session {
 	wait_queue_head_t done_wq;	/* PASS_WAIT and poll() */
 	spinlock_t state_lock;		/* pass.state and totals */
 	u64 pass_gen;			/* bumped for each pass started */
+	u32 cancel_seq;			/* bumped by each cancel, state_lock */
 	bool pass_started;
 	struct ms_pass pass;
 	struct migsend_counters total;
@@ -187,10 +186,10 @@ void ms_pass_cancel(struct ms_session *s, int error);
 bool ms_pass_running(struct ms_session *s);
 int ms_pass_get_stats(struct ms_session *s, struct migsend_stats *st);
 void ms_conn_stats_read(struct ms_conn *c, struct migsend_conn_stats *cs);
-int ms_pass_take_span(struct ms_pass *p, u64 *words, u64 *base, struct ms_span *span);
+int ms_pass_take_span(struct ms_pass *p, struct ms_span *span);
 void ms_pass_fail(struct ms_pass *p, int error);
 void ms_pass_conn_done(struct ms_session *s);
-int ms_pass_alloc(struct ms_pass *p);
+void ms_pass_init(struct ms_pass *p);
 void ms_pass_free(struct ms_pass *p);
 
 /* mem.c */

@@ -2,36 +2,37 @@
 /*
  * migsend passes: start, wait, cancel, stats, and work sharing.
  *
- * Work is shared through one cursor over the dirty bitmap.  A connection
- * thread that is idle takes the next span (at most MS_SPAN_MAX_DIRTY dirty
- * pages) under cursor_lock, copies the span's bitmap words and lets go of
- * the lock before it looks at a single page; so a slow connection only
- * ever holds back its own span.  The bitmap stays in userspace and is read
- * MS_WIN_BITS bits at a time, through the owner's mm.
+ * PASS_START copies the caller's dirty bitmap into the kernel, in the
+ * caller's context and before it takes any lock: memory that blocks on
+ * read (userfaultfd, FUSE) can hold up that one call, interruptibly, and
+ * nothing else.  The connection threads never touch user memory.
+ *
+ * Work is shared through one cursor over the copy.  A connection thread
+ * that is idle takes the next span (at most MS_SPAN_MAX_DIRTY dirty pages)
+ * under cursor_lock and lets go of the lock before it looks at a single
+ * page; so a slow connection only ever holds back its own span.
  *
  * A pass ends when every connection thread has finished its share and
  * written its END record; the last one to finish completes the pass.
  */
-#include <linux/kthread.h>
 #include <linux/ktime.h>
-#include <linux/sched/mm.h>
+#include <linux/pagemap.h>
+#include <linux/sched.h>
+#include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 
 #include "migsend.h"
 
-int ms_pass_alloc(struct ms_pass *p)
+void ms_pass_init(struct ms_pass *p)
 {
-	p->win = kmalloc_array(MS_WIN_WORDS, sizeof(u64), GFP_KERNEL);
-	if (!p->win)
-		return -ENOMEM;
 	mutex_init(&p->cursor_lock);
-	return 0;
 }
 
 void ms_pass_free(struct ms_pass *p)
 {
-	kfree(p->win);
+	kvfree(p->bits);
+	p->bits = NULL;
 	mutex_destroy(&p->cursor_lock);
 }
 
@@ -40,27 +41,66 @@ bool ms_pass_running(struct ms_session *s)
 	return READ_ONCE(s->pass.state) == MIGSEND_STATE_RUNNING;
 }
 
-static int ms_pass_check_args(struct ms_session *s, const struct migsend_pass *a)
+static size_t ms_bitmap_bytes(u64 npages)
 {
-	u64 bytes, span, end;
+	return DIV_ROUND_UP(npages, MS_BITS_PER_WORD) * sizeof(u64);
+}
+
+/* What can be checked before the bitmap is read and the session locked. */
+static int ms_pass_check_args(const struct migsend_pass *a)
+{
+	u64 span, end;
 
 	if (a->flags & ~MIGSEND_PASS_FLAGS_ALL)
 		return -EINVAL;
 	if (a->gpa & (MIGSEND_PAGE_SIZE - 1))
 		return -EINVAL;
-	if (s->pass_started && a->pass <= s->pass.number)
-		return -EINVAL;
 	if (check_shl_overflow(a->npages, MIGSEND_PAGE_SHIFT, &span) ||
 	    check_add_overflow(a->gpa, span, &end))
 		return -EOVERFLOW;
-	bytes = DIV_ROUND_UP(a->npages, MS_BITS_PER_WORD) * sizeof(u64);
-	if (a->npages && !access_ok(u64_to_user_ptr(a->bitmap), bytes))
+	if (a->npages > MIGSEND_MAX_PASS_PAGES)
+		return -E2BIG;
+	if (a->npages &&
+	    !access_ok(u64_to_user_ptr(a->bitmap), ms_bitmap_bytes(a->npages)))
 		return -EFAULT;
 	return 0;
 }
 
+/*
+ * Copy the caller's bitmap, in the caller's context and with no lock
+ * held.  A fault on it may wait (userfaultfd, FUSE): interruptibly, and
+ * only this caller waits.  Its last word is read first, so that a bitmap
+ * too short for npages costs no allocation.  NULL for an empty pass.
+ */
+static u64 *ms_pass_copy_bitmap(const struct migsend_pass *a)
+{
+	size_t bytes = ms_bitmap_bytes(a->npages);
+	u64 __user *src = u64_to_user_ptr(a->bitmap);
+	size_t i, nwords = bytes / sizeof(u64);
+	u64 *bits;
+
+	if (!a->npages)
+		return NULL;
+	if (fault_in_readable((const char __user *)&src[nwords - 1], sizeof(u64)))
+		goto fault;
+	bits = kvmalloc(bytes, GFP_KERNEL_ACCOUNT | __GFP_RETRY_MAYFAIL |
+			__GFP_NOWARN);
+	if (!bits)
+		return ERR_PTR(-ENOMEM);
+	if (copy_from_user(bits, src, bytes)) {
+		kvfree(bits);
+		goto fault;
+	}
+	for (i = 0; i < nwords; i++)
+		bits[i] = le64_to_cpu((__force __le64)bits[i]);
+	return bits;
+fault:
+	return ERR_PTR(fatal_signal_pending(current) ? -EINTR : -EFAULT);
+}
+
 /* Under s->lock. */
-static int ms_pass_check_session(struct ms_session *s)
+static int ms_pass_check_session(struct ms_session *s,
+				 const struct migsend_pass *a)
 {
 	unsigned int i;
 
@@ -73,6 +113,8 @@ static int ms_pass_check_session(struct ms_session *s)
 	for (i = 0; i < s->nconns; i++)
 		if (READ_ONCE(s->conns[i]->failed))
 			return -EPIPE;
+	if (s->pass_started && a->pass <= s->pass.number)
+		return -EINVAL;
 	return 0;
 }
 
@@ -89,30 +131,43 @@ static void ms_pass_reset_counters(struct ms_pass_counters *c)
 int ms_pass_start(struct ms_session *s, const struct migsend_pass *a)
 {
 	struct ms_pass *p = &s->pass;
+	u32 cancel_seq = READ_ONCE(s->cancel_seq);
+	u64 *bits;
 	int err;
 
+	err = ms_pass_check_args(a);
+	if (err)
+		return err;
+	/* Refuse early what would be refused after the copy anyway. */
 	mutex_lock(&s->lock);
-	err = ms_pass_check_session(s);
-	if (!err)
-		err = ms_pass_check_args(s, a);
+	err = ms_pass_check_session(s, a);
+	mutex_unlock(&s->lock);
+	if (err)
+		return err;
+	bits = ms_pass_copy_bitmap(a);
+	if (IS_ERR(bits))
+		return PTR_ERR(bits);
+
+	mutex_lock(&s->lock);
+	err = ms_pass_check_session(s, a);
+	/* Cancelled while the bitmap was read: start nothing. */
+	if (!err && READ_ONCE(s->cancel_seq) != cancel_seq)
+		err = -ECANCELED;
 	if (err)
 		goto unlock;
 
 	p->number = a->pass;
-	p->bitmap = a->bitmap;
+	p->bits = bits;
+	bits = NULL;
 	p->gpa = a->gpa;
 	p->npages = a->npages;
 	p->flags = a->flags;
 	p->timeout_ms = a->timeout_ms;
 	p->cursor = 0;
-	p->win_base = 0;
-	p->win_nbits = 0;
 	p->abort = false;
 	atomic_set(&p->error, 0);
 	atomic_set(&p->running_conns, s->nconns);
 	ms_pass_reset_counters(&p->cnt);
-	mmgrab(current->mm);
-	p->mm = current->mm;
 	p->start_ns = ktime_get_ns();
 	p->elapsed_ns = 0;
 
@@ -126,6 +181,7 @@ int ms_pass_start(struct ms_session *s, const struct migsend_pass *a)
 	wake_up_all(&s->work_wq);
 unlock:
 	mutex_unlock(&s->lock);
+	kvfree(bits);
 	return err;
 }
 
@@ -138,6 +194,7 @@ void ms_pass_fail(struct ms_pass *p, int error)
 void ms_pass_cancel(struct ms_session *s, int error)
 {
 	spin_lock(&s->state_lock);
+	WRITE_ONCE(s->cancel_seq, s->cancel_seq + 1);
 	if (s->pass.state == MIGSEND_STATE_RUNNING)
 		ms_pass_fail(&s->pass, error);
 	spin_unlock(&s->state_lock);
@@ -158,16 +215,16 @@ static void ms_counters_add(struct migsend_counters *t, struct ms_pass *p)
 void ms_pass_conn_done(struct ms_session *s)
 {
 	struct ms_pass *p = &s->pass;
-	struct mm_struct *mm;
+	u64 *bits;
 	int error;
 
 	if (!atomic_dec_and_test(&p->running_conns))
 		return;
 
 	error = atomic_read(&p->error);
-	mm = p->mm;
+	bits = p->bits;
 	spin_lock(&s->state_lock);
-	p->mm = NULL;
+	p->bits = NULL;
 	p->elapsed_ns = ktime_get_ns() - p->start_ns;
 	ms_counters_add(&s->total, p);
 	if (error)
@@ -179,7 +236,7 @@ void ms_pass_conn_done(struct ms_session *s)
 	else
 		WRITE_ONCE(p->state, MIGSEND_STATE_FAILED);
 	spin_unlock(&s->state_lock);
-	mmdrop(mm);
+	kvfree(bits);
 	wake_up_all(&s->done_wq);
 	ms_nl_event_pass_done(s);
 }
@@ -217,70 +274,29 @@ int ms_pass_wait(struct ms_session *s, bool nonblock,
 	return 0;
 }
 
-/* Read bitmap window [base, base + nbits) from the pass owner's memory. */
-static int ms_pass_read_window(struct ms_pass *p, u64 base, u64 nbits)
-{
-	u64 nwords = DIV_ROUND_UP(nbits, MS_BITS_PER_WORD);
-	void __user *src = u64_to_user_ptr(p->bitmap + base / 8);
-	unsigned long left;
-	u64 i;
-
-	if (!mmget_not_zero(p->mm))
-		return -EFAULT;
-	kthread_use_mm(p->mm);
-	left = copy_from_user(p->win, src, nwords * sizeof(u64));
-	kthread_unuse_mm(p->mm);
-	mmput(p->mm);
-	if (left)
-		return -EFAULT;
-
-	for (i = 0; i < nwords; i++)
-		p->win[i] = le64_to_cpu((__force __le64)p->win[i]);
-	if (nbits % MS_BITS_PER_WORD)
-		p->win[nwords - 1] &= ~ms_mask_from(nbits);
-	return 0;
-}
-
 /*
- * Hand out the next span of work: its bitmap words are copied to @words,
- * whose bit 0 is bitmap bit *@base; @span is relative to *@base.
- * Returns 0 with a span, 1 when the pass has no work left, or an error.
+ * Hand out the next span of work, in bitmap bits.  Returns 0 with a span,
+ * 1 when the pass has no work left.  The bitmap is in kernel memory: the
+ * lock is held over a scan of it only, and a long scan over clean pages
+ * lets others run every MS_SCAN_BITS bits.
  */
-int ms_pass_take_span(struct ms_pass *p, u64 *words, u64 *base,
-		      struct ms_span *span)
+int ms_pass_take_span(struct ms_pass *p, struct ms_span *span)
 {
-	struct ms_span sp;
-	u64 first, last;
 	int ret = 1;
 
 	mutex_lock(&p->cursor_lock);
 	while (p->cursor < p->npages && !READ_ONCE(p->abort)) {
-		if (p->cursor >= p->win_base + p->win_nbits) {
-			p->win_base = round_down(p->cursor, MS_BITS_PER_WORD);
-			p->win_nbits = min_t(u64, MS_WIN_BITS,
-					     p->npages - p->win_base);
-			ret = ms_pass_read_window(p, p->win_base, p->win_nbits);
-			if (ret) {
-				p->win_nbits = 0;
-				break;
-			}
-			ret = 1;
+		u64 end = min_t(u64, p->npages, p->cursor + MS_SCAN_BITS);
+
+		if (ms_next_set(p->bits, p->cursor, end) < end) {
+			ms_next_span(p->bits, p->cursor, p->npages,
+				     MS_SPAN_MAX_DIRTY, MS_SPAN_MAX_BITS, span);
+			p->cursor = span->end;
+			ret = 0;
+			break;
 		}
-		if (!ms_next_span(p->win, p->cursor - p->win_base, p->win_nbits,
-				  MS_SPAN_MAX_DIRTY, MS_SPAN_MAX_BITS, &sp)) {
-			p->cursor = p->win_base + p->win_nbits;
-			continue;
-		}
-		first = sp.start / MS_BITS_PER_WORD;
-		last = (sp.end - 1) / MS_BITS_PER_WORD;
-		memcpy(words, &p->win[first], (last - first + 1) * sizeof(u64));
-		*base = p->win_base + first * MS_BITS_PER_WORD;
-		span->start = sp.start - first * MS_BITS_PER_WORD;
-		span->end = sp.end - first * MS_BITS_PER_WORD;
-		span->dirty = sp.dirty;
-		p->cursor = p->win_base + sp.end;
-		ret = 0;
-		break;
+		p->cursor = end;
+		cond_resched();
 	}
 	mutex_unlock(&p->cursor_lock);
 	return ret;
@@ -327,27 +343,37 @@ void ms_session_snapshot(struct ms_session *s, struct migsend_stats *st)
 	spin_unlock(&s->state_lock);
 }
 
+/*
+ * The connections' counters are gathered under the session's lock and
+ * written out after it is dropped: a caller whose array blocks on write
+ * (userfaultfd) holds up nobody but itself.
+ */
 int ms_pass_get_stats(struct ms_session *s, struct migsend_stats *st)
 {
 	struct migsend_conn_stats __user *ucs = u64_to_user_ptr(st->conns);
-	struct migsend_conn_stats cs;
-	u32 want = st->nconns;
-	unsigned int i;
+	u32 want = min_t(u32, st->nconns, MIGSEND_MAX_CONNS);
+	struct migsend_conn_stats *cs = NULL;
+	unsigned int i, n;
 	int err = 0;
 
 	if (st->reserved)
 		return -EINVAL;
+	if (want) {
+		cs = kmalloc_array(want, sizeof(*cs), GFP_KERNEL);
+		if (!cs)
+			return -ENOMEM;
+	}
 
 	mutex_lock(&s->lock);
 	st->nconns = s->nconns;
-	for (i = 0; i < s->nconns && i < want; i++) {
-		ms_conn_stats_read(s->conns[i], &cs);
-		if (copy_to_user(&ucs[i], &cs, sizeof(cs))) {
-			err = -EFAULT;
-			break;
-		}
-	}
+	n = min(want, st->nconns);
+	for (i = 0; i < n; i++)
+		ms_conn_stats_read(s->conns[i], &cs[i]);
 	ms_session_snapshot(s, st);
 	mutex_unlock(&s->lock);
+
+	if (n && copy_to_user(ucs, cs, n * sizeof(*cs)))
+		err = -EFAULT;
+	kfree(cs);
 	return err;
 }

@@ -30,19 +30,17 @@ static struct kmem_cache *ms_session_cache;
 struct ms_session *ms_session_create(void)
 {
 	struct ms_session *s;
-	int id, err;
+	int id;
 
 	s = kmem_cache_zalloc(ms_session_cache, GFP_KERNEL);
 	if (!s)
 		return ERR_PTR(-ENOMEM);
-	err = ms_pass_alloc(&s->pass);
-	if (err)
-		goto free_session;
 	id = ida_alloc(&ms_session_ida, GFP_KERNEL);
 	if (id < 0) {
-		err = id;
-		goto free_pass;
+		kmem_cache_free(ms_session_cache, s);
+		return ERR_PTR(id);
 	}
+	ms_pass_init(&s->pass);
 	s->id = id;
 	s->pid = task_tgid_nr(current);
 	mutex_init(&s->lock);
@@ -54,12 +52,6 @@ struct ms_session *ms_session_create(void)
 	list_add_tail(&s->global_node, &ms_all_sessions);
 	mutex_unlock(&ms_global_lock);
 	return s;
-
-free_pass:
-	ms_pass_free(&s->pass);
-free_session:
-	kmem_cache_free(ms_session_cache, s);
-	return ERR_PTR(err);
 }
 
 static void ms_conn_destroy(struct ms_conn *c)
@@ -78,7 +70,6 @@ static void ms_conn_destroy(struct ms_conn *c)
 	release_sock(sk);
 	sockfd_put(c->sock);
 	ms_tx_free(&c->tx);
-	kfree(c->span_words);
 	kfree(c);
 }
 
@@ -239,11 +230,6 @@ static struct ms_conn *ms_conn_alloc(struct ms_session *s, struct socket *sock)
 	c = kzalloc(sizeof(*c), GFP_KERNEL);
 	if (!c)
 		return NULL;
-	c->span_words = kmalloc_array(MS_SPAN_WORDS, sizeof(u64), GFP_KERNEL);
-	if (!c->span_words) {
-		kfree(c);
-		return NULL;
-	}
 	c->s = s;
 	c->sock = sock;
 	c->idx = s->nconns;
@@ -289,7 +275,6 @@ static int ms_session_attach_sock(struct ms_session *s, struct socket *sock)
 		return -ENOMEM;
 	err = ms_conn_start(c);
 	if (err) {
-		kfree(c->span_words);
 		kfree(c);
 		return err;
 	}

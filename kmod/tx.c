@@ -417,14 +417,14 @@ static void ms_conn_push_counts(struct ms_conn *c)
 	*old = *cur;
 }
 
-static int ms_send_span(struct ms_conn *c, u64 base, const struct ms_span *sp)
+static int ms_send_span(struct ms_conn *c, const struct ms_span *sp)
 {
 	const struct ms_pass *p = &c->s->pass;
 	u64 pos = sp->start, rs, re;
 	int err = 0;
 
-	while (!err && ms_next_run(c->span_words, pos, sp->end, &rs, &re)) {
-		err = ms_send_run(c, p->gpa + ((base + rs) << PAGE_SHIFT), re - rs);
+	while (!err && ms_next_run(p->bits, pos, sp->end, &rs, &re)) {
+		err = ms_send_run(c, p->gpa + (rs << PAGE_SHIFT), re - rs);
 		pos = re;
 	}
 	c->cur.dirty_pages += sp->dirty;
@@ -457,21 +457,18 @@ static int ms_send_end(struct ms_conn *c)
 static void ms_conn_run_pass(struct ms_conn *c)
 {
 	struct ms_pass *p = &c->s->pass;
-	u64 t0 = ktime_get_ns(), base;
+	u64 t0 = ktime_get_ns();
 	struct ms_span span;
-	int err = 0, ret;
+	int err = 0;
 
 	memset(&c->cur, 0, sizeof(c->cur));
 	memset(&c->pushed, 0, sizeof(c->pushed));
 	c->pending.type = 0;
 	c->last_region = NULL;
 	while (!READ_ONCE(p->abort)) {
-		ret = ms_pass_take_span(p, c->span_words, &base, &span);
-		if (ret) {
-			err = ret < 0 ? ret : 0;
+		if (ms_pass_take_span(p, &span))
 			break;
-		}
-		err = ms_send_span(c, base, &span);
+		err = ms_send_span(c, &span);
 		ms_conn_push_counts(c);
 		if (err)
 			break;

@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,10 +17,12 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
+#include <linux/userfaultfd.h>
 #include <netinet/in.h>
 
 #include "kselftest_harness.h"
@@ -708,6 +711,7 @@ TEST_F(args, pass_start_wait_stats_reject_bad_input)
 	struct migsend_pass p = { .pass = 1 };
 	struct ms_bitmap bm;
 	int dev = self->dev, snd[1], rcv[1];
+	uint8_t *guard;
 
 	ASSERT_EQ(0, ms_bitmap_alloc(&bm, 1024));
 	EXPECT_ERRNO(ENOENT, ms_pass_wait(dev, &res));
@@ -725,6 +729,20 @@ TEST_F(args, pass_start_wait_stats_reject_bad_input)
 	p.gpa = ~0ULL & ~4095ULL;
 	EXPECT_ERRNO(EOVERFLOW, ioctl(dev, MIGSEND_IOC_PASS_START, &p));
 	p.gpa = 0;
+	p.npages = MIGSEND_MAX_PASS_PAGES + 1;
+	EXPECT_ERRNO(E2BIG, ioctl(dev, MIGSEND_IOC_PASS_START, &p));
+	/* The largest bitmap, but the buffer is one page followed by none. */
+	guard = mmap(NULL, 2 * PAGE, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, guard);
+	ASSERT_EQ(0, mprotect(guard + PAGE, PAGE, PROT_NONE));
+	p.bitmap = (uintptr_t)guard;
+	p.npages = MIGSEND_MAX_PASS_PAGES;
+	EXPECT_ERRNO(EFAULT, ioctl(dev, MIGSEND_IOC_PASS_START, &p));
+	p.npages = PAGE * 8 + 1;
+	EXPECT_ERRNO(EFAULT, ioctl(dev, MIGSEND_IOC_PASS_START, &p));
+	munmap(guard, 2 * PAGE);
+	p.npages = 1024;
 	p.bitmap = 0xffff800000000000ULL;	/* kernel address */
 	EXPECT_ERRNO(EFAULT, ioctl(dev, MIGSEND_IOC_PASS_START, &p));
 	EXPECT_ERRNO(EFAULT, ioctl(dev, MIGSEND_IOC_PASS_START, (void *)16));
@@ -921,28 +939,51 @@ TEST_F(stuck, truncating_memory_before_a_pass_is_an_error)
 	EXPECT_EQ(ENXIO, res.error);
 }
 
-TEST_F(stuck, unreadable_bitmap_is_efault_not_a_crash)
+TEST_F(stuck, unreadable_bitmap_is_efault_and_starts_nothing)
 {
-	/* Four bitmap windows (the module reads 32768 bits at a time); the
-	 * dirty pages are all in the first, the others are read after the
-	 * bitmap became unreadable.  (Not unmapped: the address could be
-	 * reused by the next mapping, the receiver's thread stacks.)
-	 */
-	uint64_t npages = 4 * 32768, bytes = npages / 8;
+	/* Eight pages of bitmap, the last one unreadable. */
+	uint64_t npages = 8 * PAGE * 8, bytes = npages / 8;
 	uint64_t *map = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
 			     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	struct ms_bitmap bm = { .words = map, .npages = npages };
 	struct migsend_pass_result res;
 
 	ASSERT_NE(MAP_FAILED, map);
-	memset(map, 0, bytes);
+	ms_bitmap_set(&bm, 0, STUCK_LEN / PAGE);
+	ASSERT_EQ(0, mprotect((uint8_t *)map + bytes - PAGE, PAGE, PROT_NONE));
+	EXPECT_ERRNO(EFAULT, ms_pass_start(self->m.dev, 1, &bm, 0, 0));
+	bm.npages = npages - PAGE * 8 + 1;	/* one bit on the last page */
+	EXPECT_ERRNO(EFAULT, ms_pass_start(self->m.dev, 1, &bm, 0, 0));
+	ASSERT_EQ(0, mprotect(map, bytes, PROT_NONE));
+	bm.npages = 1;
+	EXPECT_ERRNO(EFAULT, ms_pass_start(self->m.dev, 1, &bm, 0, 0));
+	EXPECT_FALSE(pass_running(self->m.dev));
+	EXPECT_ERRNO(ENOENT, ms_pass_wait(self->m.dev, &res));
+	munmap(map, bytes);
+}
+
+TEST_F(stuck, bitmap_may_change_or_go_once_the_pass_started)
+{
+	/* The module copied the bitmap at PASS_START: what the caller does
+	 * with it afterwards changes nothing.  Four times the region's
+	 * pages, so that the end of the bitmap is far from its start.
+	 */
+	uint64_t npages = 4 * STUCK_LEN / PAGE, bytes = npages / 8;
+	uint64_t *map = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+			     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	struct ms_bitmap bm = { .words = map, .npages = npages };
+	struct migsend_pass_result res;
+
+	ASSERT_NE(MAP_FAILED, map);
 	ms_bitmap_set(&bm, 0, STUCK_LEN / PAGE);
 	ASSERT_EQ(0, start_stuck(&self->m, &bm));
+	memset(map, 0xff, bytes);
 	ASSERT_EQ(0, mprotect(map, bytes, PROT_NONE));
 	ASSERT_EQ(0, mig_start_rx(&self->m));
 	ASSERT_EQ(0, ms_pass_wait(self->m.dev, &res));
-	EXPECT_EQ(MIGSEND_STATE_FAILED, res.state);
-	EXPECT_EQ(EFAULT, res.error);
+	EXPECT_EQ(MIGSEND_STATE_DONE, res.state);
+	ASSERT_EQ(0, ms_rx_wait_pass(&self->m.rx, 1, RX_TIMEOUT_MS));
+	EXPECT_TRUE(same_memory(&self->m, &self->mem, 0));
 	munmap(map, bytes);
 }
 
@@ -1028,6 +1069,270 @@ TEST(sigkill_mid_pass_drops_every_reference)
 	ASSERT_EQ(0, kill(pid, SIGKILL));
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	EXPECT_TRUE(WIFSIGNALED(status));
+	EXPECT_EQ(0, count_threads("migsend/"));
+	EXPECT_EQ(before, ms_slab_objects("migsend_session"));
+}
+
+/* ----- memory that blocks on read ---------------------------------------
+ *
+ * A bitmap (or a stats array) in a userfaultfd-registered mapping whose
+ * faults nobody serves: reading or writing it blocks until the
+ * userfaultfd is closed.  Whatever blocks on it, cancel, close and
+ * SIGKILL must finish at once, no task may sit in D state, and nobody but
+ * the caller who passed that memory may wait.
+ */
+struct blocked_mem {
+	int uffd;
+	struct ms_bitmap bm;
+	size_t bytes;
+};
+
+static int blocked_mem_create(struct blocked_mem *b, uint64_t npages)
+{
+	struct uffdio_api api = { .api = UFFD_API };
+	struct uffdio_register reg = { .mode = UFFDIO_REGISTER_MODE_MISSING };
+
+	b->uffd = -1;
+	b->bytes = ((npages + 63) / 64 * 8 + PAGE - 1) / PAGE * PAGE;
+	b->bm.npages = npages;
+	b->bm.words = mmap(NULL, b->bytes, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (b->bm.words == MAP_FAILED)
+		return -1;
+	b->uffd = syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	if (b->uffd < 0 || ioctl(b->uffd, UFFDIO_API, &api))
+		return -1;
+	reg.range.start = (uintptr_t)b->bm.words;
+	reg.range.len = b->bytes;
+	return ioctl(b->uffd, UFFDIO_REGISTER, &reg);
+}
+
+/* Closing the userfaultfd lets every waiter go on; the pages read as 0. */
+static void blocked_mem_release(struct blocked_mem *b)
+{
+	if (b->uffd >= 0)
+		close(b->uffd);
+	b->uffd = -1;
+}
+
+static void blocked_mem_destroy(struct blocked_mem *b)
+{
+	blocked_mem_release(b);
+	if (b->bm.words && b->bm.words != MAP_FAILED)
+		munmap(b->bm.words, b->bytes);
+}
+
+/* Tasks named migsend* (the test, its children, the module's threads) in
+ * uninterruptible sleep.
+ */
+static int tasks_in_d_state(void)
+{
+	char cmd[] = "grep -l '^[0-9]* (migsend[^)]*) D' "
+		     "/proc/[0-9]*/task/[0-9]*/stat 2>/dev/null | wc -l";
+	char buf[16] = "";
+	FILE *f = popen(cmd, "r");
+
+	if (!f)
+		return -1;
+	if (!fgets(buf, sizeof(buf), f))
+		buf[0] = 0;
+	pclose(f);
+	return atoi(buf);
+}
+
+/* An ioctl made by a thread of its own, so that the test can time it. */
+struct call {
+	int dev;
+	unsigned long cmd;
+	void *arg;
+	int ret, err;
+	atomic_bool done;
+	pthread_t thread;
+};
+
+static void *call_run(void *arg)
+{
+	struct call *c = arg;
+
+	if (c->cmd)
+		c->ret = ioctl(c->dev, c->cmd, c->arg);
+	else
+		c->ret = close(c->dev);
+	c->err = errno;
+	atomic_store(&c->done, true);
+	return NULL;
+}
+
+/* ioctl(dev, cmd, arg), or close(dev) for cmd 0, in a new thread. */
+static int call_start(struct call *c, int dev, unsigned long cmd, void *arg)
+{
+	memset(c, 0, sizeof(*c));
+	c->dev = dev;
+	c->cmd = cmd;
+	c->arg = arg;
+	return pthread_create(&c->thread, NULL, call_run, c);
+}
+
+/* Whether the call returned within @ms. */
+static bool call_returns_within(struct call *c, int ms)
+{
+	uint64_t end = now_ms() + ms;
+
+	while (!atomic_load(&c->done) && now_ms() < end)
+		usleep(10 * 1000);
+	return atomic_load(&c->done);
+}
+
+static void pass_args(struct migsend_pass *a, uint64_t pass,
+		      const struct ms_bitmap *bm)
+{
+	*a = (struct migsend_pass){
+		.pass = pass, .bitmap = (uintptr_t)bm->words,
+		.npages = bm->npages, .flags = MIGSEND_PASS_SKIP_ZERO,
+	};
+}
+
+TEST_F(stuck, cancel_is_bounded_when_the_bitmap_blocks_on_read)
+{
+	struct pollfd pfd = { .fd = self->m.dev, .events = POLLIN };
+	struct migsend_pass_result res;
+	struct migsend_pass a;
+	struct blocked_mem b;
+	struct call start;
+	uint64_t t0;
+
+	ASSERT_EQ(0, blocked_mem_create(&b, STUCK_LEN / PAGE));
+	pass_args(&a, 1, &b.bm);
+	ASSERT_EQ(0, call_start(&start, self->m.dev, MIGSEND_IOC_PASS_START, &a));
+	usleep(300 * 1000);
+	t0 = now_ms();
+	ASSERT_EQ(0, ioctl(self->m.dev, MIGSEND_IOC_PASS_CANCEL));
+	/* Within a second nothing runs and nothing is stuck. */
+	EXPECT_EQ(1, poll(&pfd, 1, 1000));
+	EXPECT_GT(1000, now_ms() - t0);
+	EXPECT_EQ(0, tasks_in_d_state());
+
+	/* Only the call that was handed the bitmap waits on it; once the
+	 * bitmap can be read, it fails: it was cancelled.
+	 */
+	blocked_mem_release(&b);
+	pthread_join(start.thread, NULL);
+	EXPECT_EQ(-1, start.ret);
+	EXPECT_EQ(ECANCELED, start.err);
+	blocked_mem_destroy(&b);
+
+	/* The session goes on as if nothing happened. */
+	ASSERT_EQ(0, mig_start_rx(&self->m));
+	ASSERT_EQ(0, mig_pass(&self->m, 2, &self->bm, 0, MIGSEND_PASS_SKIP_ZERO,
+			      &res));
+	EXPECT_TRUE(same_memory(&self->m, &self->mem, 0));
+}
+
+TEST_F(stuck, close_is_bounded_when_the_bitmap_blocks_on_read)
+{
+	long before = ms_slab_objects("migsend_session");
+	struct migsend_pass a;
+	struct blocked_mem b;
+	struct call start, closing;
+	int i;
+
+	ASSERT_EQ(0, blocked_mem_create(&b, STUCK_LEN / PAGE));
+	pass_args(&a, 1, &b.bm);
+	ASSERT_EQ(0, call_start(&start, self->m.dev, MIGSEND_IOC_PASS_START, &a));
+	usleep(300 * 1000);
+	ASSERT_EQ(0, call_start(&closing, self->m.dev, 0, NULL));
+	EXPECT_TRUE(call_returns_within(&closing, 1000));
+	EXPECT_EQ(0, tasks_in_d_state());
+
+	blocked_mem_release(&b);
+	pthread_join(start.thread, NULL);
+	pthread_join(closing.thread, NULL);
+	self->m.dev = -1;
+	blocked_mem_destroy(&b);
+	/* The session ends once the last call on it has returned. */
+	for (i = 0; i < 50 && count_threads("migsend/"); i++)
+		usleep(100 * 1000);
+	EXPECT_EQ(0, count_threads("migsend/"));
+	EXPECT_EQ(before - 1, ms_slab_objects("migsend_session"));
+}
+
+TEST_F(stuck, stats_array_that_blocks_on_write_holds_up_only_its_caller)
+{
+	struct migsend_pass_result res;
+	struct migsend_stats st = { .nconns = 2 };
+	struct migsend_pass a;
+	struct blocked_mem b;
+	struct call stats, start;
+
+	ASSERT_EQ(0, blocked_mem_create(&b, 1));
+	st.conns = (uintptr_t)b.bm.words;
+	ASSERT_EQ(0, call_start(&stats, self->m.dev, MIGSEND_IOC_GET_STATS, &st));
+	usleep(300 * 1000);
+	/* The other calls on the session go on meanwhile. */
+	pass_args(&a, 1, &self->bm);
+	ASSERT_EQ(0, call_start(&start, self->m.dev, MIGSEND_IOC_PASS_START, &a));
+	EXPECT_TRUE(call_returns_within(&start, 1000));
+	EXPECT_EQ(0, tasks_in_d_state());
+	ASSERT_EQ(0, mig_start_rx(&self->m));
+
+	blocked_mem_release(&b);
+	pthread_join(stats.thread, NULL);
+	pthread_join(start.thread, NULL);
+	EXPECT_EQ(0, stats.ret);
+	EXPECT_EQ(0, start.ret);
+	ASSERT_EQ(0, ms_pass_wait(self->m.dev, &res));
+	EXPECT_EQ(MIGSEND_STATE_DONE, res.state);
+	blocked_mem_destroy(&b);
+}
+
+TEST(sigkill_is_bounded_when_the_bitmap_blocks_on_read)
+{
+	long before = ms_slab_objects("migsend_session");
+	struct pollfd pfd = { .events = POLLIN };
+	int pipefd[2], child_uffd = -1, uffd, status, i;
+	pid_t pid;
+
+	ASSERT_EQ(0, pipe(pipefd));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		struct blocked_mem b;
+		struct ms_mem mem;
+		struct mig m;
+
+		if (mig_open(&m, 4, 0, PAGE) ||
+		    ms_mem_create(&mem, STUCK_LEN, false) ||
+		    ms_add_region(m.dev, mem.fd, 0, 0, STUCK_LEN) ||
+		    blocked_mem_create(&b, STUCK_LEN / PAGE))
+			_exit(1);
+		if (write(pipefd[1], &b.uffd, sizeof(b.uffd)) != sizeof(b.uffd))
+			_exit(1);
+		ms_pass_start(m.dev, 1, &b.bm, 0, MIGSEND_PASS_SKIP_ZERO);
+		pause();
+		_exit(0);
+	}
+	close(pipefd[1]);
+	ASSERT_EQ(sizeof(child_uffd), read(pipefd[0], &child_uffd,
+					   sizeof(child_uffd)));
+	close(pipefd[0]);
+	/* A copy of the child's userfaultfd: closing it is the way out if
+	 * the child cannot die.
+	 */
+	pfd.fd = syscall(SYS_pidfd_open, pid, 0);
+	ASSERT_LE(0, pfd.fd);
+	uffd = syscall(SYS_pidfd_getfd, pfd.fd, child_uffd, 0);
+	ASSERT_LE(0, uffd);
+	usleep(500 * 1000);
+
+	ASSERT_EQ(0, kill(pid, SIGKILL));
+	EXPECT_EQ(1, poll(&pfd, 1, 1000)) TH_LOG("the child did not die within 1 s");
+	EXPECT_EQ(0, tasks_in_d_state());
+	close(uffd);
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	close(pfd.fd);
+	EXPECT_TRUE(WIFSIGNALED(status));
+	for (i = 0; i < 50 && count_threads("migsend/"); i++)
+		usleep(100 * 1000);
 	EXPECT_EQ(0, count_threads("migsend/"));
 	EXPECT_EQ(before, ms_slab_objects("migsend_session"));
 }

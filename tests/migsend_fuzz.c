@@ -126,10 +126,11 @@ static bool documented(unsigned long cmd, int err)
 				      ENXIO, EEXIST, ENOSPC, EBUSY, EFAULT, 0 };
 	static const int sock[] = { EBADF, ENOTSOCK, EPROTOTYPE, ENOTCONN, EEXIST,
 				    EBUSY, ENOSPC, EINVAL, ENOMEM, EFAULT, 0 };
-	static const int start[] = { EINVAL, EOVERFLOW, EFAULT, ENOTCONN, ENOENT,
-				     EPIPE, EBUSY, ENOMEM, 0 };
+	static const int start[] = { EINVAL, EOVERFLOW, E2BIG, EFAULT, ECANCELED,
+				     EINTR, ENOTCONN, ENOENT, EPIPE, EBUSY,
+				     ENOMEM, 0 };
 	static const int wait[] = { ENOENT, EAGAIN, EINTR, EFAULT, 0 };
-	static const int stats[] = { EINVAL, EFAULT, 0 };
+	static const int stats[] = { EINVAL, EFAULT, ENOMEM, 0 };
 	static const int version[] = { EFAULT, 0 };
 	static const int none[] = { 0 };
 	const int *ok;

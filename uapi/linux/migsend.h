@@ -31,6 +31,11 @@
 #define MIGSEND_PAGE_SIZE	_BITUL(MIGSEND_PAGE_SHIFT)
 /* Largest number of pages one DATA record carries (256 KiB of payload). */
 #define MIGSEND_MAX_DATA_PAGES	64
+/*
+ * Largest dirty bitmap of one pass, in pages (bits): 16 TiB of
+ * guest-physical range, a 512 MiB bitmap.  A larger npages is E2BIG.
+ */
+#define MIGSEND_MAX_PASS_PAGES	_BITULL(32)
 
 /* Feature bits reported in migsend_version.features. */
 #define MIGSEND_FEAT_SHMEM	_BITULL(0)	/* memfd / tmpfs regions */
@@ -124,9 +129,19 @@ struct migsend_sock {
  * at gpa + i * 4096.  Bit i is bit (i % 8) of byte (i / 8), that is the
  * bitmap is an array of little-endian 64-bit words as KVM's dirty log on
  * x86 is.  The buffer must be readable for DIV_ROUND_UP(npages, 64) * 8
- * bytes and stay mapped until the pass ends: the module reads it in small
- * windows while the pass runs.  Bits past npages are ignored.  A set bit
- * for a page that lies in no region fails the pass with ERANGE.
+ * bytes.  Bits past npages are ignored.  A set bit for a page that lies in
+ * no region fails the pass with ERANGE.
+ *
+ * The call copies the whole bitmap into the kernel, in the caller's own
+ * context, before it starts the pass: the caller may change, reuse or
+ * unmap the buffer as soon as the call returns, and the kernel threads
+ * never touch the caller's memory.  So memory that blocks on read (a
+ * userfaultfd-registered range nobody serves, a FUSE-backed mapping)
+ * blocks this call alone, in an interruptible wait that a fatal signal
+ * ends; it never leaves a pass, a kernel thread or a lock waiting on it.
+ * The copy takes npages / 8 bytes of kernel memory (32 KiB per GiB of
+ * guest-physical range; 512 MiB at MIGSEND_MAX_PASS_PAGES), charged to
+ * the caller's memory cgroup and freed when the pass ends.
  *
  * The call returns as soon as the pass is queued; the kernel threads send
  * it.  Wait for it with MIGSEND_IOC_PASS_WAIT or poll() (POLLIN when no
@@ -136,12 +151,18 @@ struct migsend_sock {
  *   EINVAL     flags unknown; reserved not zero; gpa not 4 KiB aligned;
  *              pass not greater than the previous pass number
  *   EOVERFLOW  gpa + npages * 4096 overflows 64 bits
- *   EFAULT     the bitmap range is not a valid user address range
+ *   E2BIG      npages is above MIGSEND_MAX_PASS_PAGES
+ *   EFAULT     the bitmap range is not a valid user address range, or
+ *              cannot be read
+ *   ECANCELED  MIGSEND_IOC_PASS_CANCEL came while this call was still
+ *              reading the bitmap: no pass was started
+ *   EINTR      a fatal signal came while the bitmap was being read
  *   ENOTCONN   the session has no data connection
  *   ENOENT     the session has no memory region
  *   EPIPE      a data connection has failed in an earlier pass
  *   EBUSY      a pass is running
- *   ENOMEM     out of memory
+ *   ENOMEM     out of memory (or over the memory cgroup's limit) for the
+ *              copy of the bitmap
  */
 struct migsend_pass {
 	__u64 pass;		/* pass number, > previous pass number */
@@ -183,7 +204,6 @@ struct migsend_pass_result {
 				 * ECONNRESET, EPIPE, ETIMEDOUT ... from a
 				 * connection; ERANGE for a dirty page in no
 				 * region; ENXIO when a memory file shrank;
-				 * EFAULT when the bitmap became unreadable;
 				 * ECANCELED after MIGSEND_IOC_PASS_CANCEL
 				 */
 	__u64 elapsed_ns;	/* from start to end of the pass */
@@ -196,7 +216,9 @@ struct migsend_pass_result {
  * about 100 ms even when a connection is blocked on a full socket.  A
  * connection interrupted in the middle of a record is shut down for
  * writing and counts as failed (later passes give EPIPE): its stream can
- * no longer be parsed.  No error when no pass is running.
+ * no longer be parsed.  A MIGSEND_IOC_PASS_START that is still reading
+ * its bitmap fails with ECANCELED and starts nothing.  No error when no
+ * pass is running.
  */
 
 /* Counters of one pass, or summed over all passes. */
@@ -228,11 +250,14 @@ struct migsend_conn_stats {
  *
  * conns points to an array of nconns struct migsend_conn_stats (nconns may
  * be 0, conns is then ignored); the module fills in at most nconns entries
- * and sets nconns to the number of connections the session has.
+ * and sets nconns to the number of connections the session has.  The
+ * counters are gathered first and written to the array with no lock held:
+ * an array that blocks on write holds up this call only.
  *
  * Errors:
  *   EINVAL  reserved not zero
  *   EFAULT  the argument or the array cannot be read or written
+ *   ENOMEM  out of memory
  */
 struct migsend_stats {
 	__u64 pass;		/* number of the running or last pass */
