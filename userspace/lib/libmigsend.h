@@ -431,6 +431,82 @@ int migsend_nl_dump(void (*cb)(void *ctx, const struct migsend_nl_session *s),
 int migsend_nl_monitor(int (*cb)(void *ctx, const struct migsend_nl_event *e),
 		       void *ctx, unsigned int max_events, int timeout_ms);
 
+/* ----- the dirty log of another process: soft-dirty (dirtylog.c) ------- */
+
+/*
+ * For a VMM that does not hand migsend its own dirty log (QEMU, unchanged):
+ * the pages a process wrote, from the kernel's soft-dirty bits of its page
+ * tables.  Needs CONFIG_MEM_SOFT_DIRTY, and the right to read
+ * /proc/PID/pagemap and write /proc/PID/clear_refs (root, or the owner).
+ * Limits (docs/ARCHITECTURE.md, "Integrating migsend into a VMM"):
+ * - reading and clearing are two calls: a page first written between them
+ *   is in no log.  Stop the writers around migsend_dirtylog_take().
+ * - hugetlbfs mappings have no soft-dirty bits: they count as clean except
+ *   in a final read, where every page of them counts as dirty.
+ * - only writes through the process's own page tables are seen (its
+ *   threads, KVM, vhost kernel threads; not another process's mapping), and
+ *   a page the kernel unmapped since (swapped out, collapsed into a huge
+ *   page) loses its bit: keep guest RAM locked and shmem THP off.
+ */
+struct migsend_dirtylog;
+
+/* [addr, addr + len) of the process's address space is guest [gpa, gpa + len). */
+struct migsend_dirtylog_range {
+	uint64_t addr;
+	uint64_t gpa;
+	uint64_t len;
+};
+
+enum migsend_dirtylog_method {
+	MIGSEND_DIRTYLOG_AUTO,		/* PAGEMAP_SCAN where the kernel has it, else pagemap */
+	MIGSEND_DIRTYLOG_PAGEMAP,	/* read /proc/PID/pagemap: 8 bytes a page, bit 55 */
+	MIGSEND_DIRTYLOG_SCAN,		/* the PAGEMAP_SCAN ioctl (Linux 6.7): dirty ranges only */
+};
+
+struct migsend_dirtylog_stats {
+	uint64_t read_ns;		/* the last read */
+	uint64_t clear_ns;		/* the last clear */
+	uint64_t dirty_pages;		/* in the last read */
+};
+
+/*
+ * 0 when this kernel keeps soft-dirty bits; -EOPNOTSUPP (the message names
+ * CONFIG_MEM_SOFT_DIRTY) when it does not.
+ */
+int migsend_dirtylog_supported(void);
+
+/*
+ * A log of process @pid's writes to the ranges @r (page aligned, mapped,
+ * not overlapping), one bit per 4 KiB page of [gpa, gpa + npages * 4 KiB)
+ * in the layout of the pre-copy loop's bitmaps.  It starts with whatever
+ * the process's bits say: clear it to start from now.  Errors: EOPNOTSUPP
+ * (no soft-dirty bits, or no PAGEMAP_SCAN when asked for it), EINVAL (a
+ * range unaligned, outside the log, overlapping, or not mapped by the
+ * process), ESRCH, EACCES, EPERM.
+ */
+int migsend_dirtylog_open(int pid, const struct migsend_dirtylog_range *r, unsigned int n,
+			  uint64_t gpa, uint64_t npages, enum migsend_dirtylog_method m,
+			  struct migsend_dirtylog **out);
+enum migsend_dirtylog_method migsend_dirtylog_method(const struct migsend_dirtylog *d);
+const char *migsend_dirtylog_method_name(enum migsend_dirtylog_method m);
+/* Whether a range is hugetlbfs memory (no soft-dirty bits: see above). */
+bool migsend_dirtylog_untracked(const struct migsend_dirtylog *d);
+/* Start a new log: clear the soft-dirty bits of every mapping of the process. */
+int migsend_dirtylog_clear(struct migsend_dirtylog *d);
+/*
+ * The pages written since the last clear, without clearing; @final counts
+ * every hugetlbfs page as dirty.  The bitmap is valid until the next read.
+ */
+int migsend_dirtylog_read(struct migsend_dirtylog *d, bool final, const uint64_t **bitmap);
+/*
+ * Read, then clear.  Atomic with respect to the process's writes only
+ * while they are stopped (for QEMU: QMP stop and cont around it).
+ */
+int migsend_dirtylog_take(struct migsend_dirtylog *d, const uint64_t **bitmap);
+/* How long the last read and clear took, and what the read found. */
+void migsend_dirtylog_last(const struct migsend_dirtylog *d, struct migsend_dirtylog_stats *st);
+void migsend_dirtylog_close(struct migsend_dirtylog *d);
+
 #ifdef __cplusplus
 }
 #endif
