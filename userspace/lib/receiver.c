@@ -247,6 +247,30 @@ static void ms_keepalive(int fd)
 	setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
 }
 
+/*
+ * Close after an ABORT so that it is read: end the stream, and read what
+ * the peer still sends (for up to @grace_ms) rather than let unread bytes
+ * turn the close into a reset.
+ */
+static void ms_close_gently(int fd, int grace_ms)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	uint64_t end = ms_now_ms() + grace_ms;
+	char scratch[4096];
+	ssize_t n;
+
+	shutdown(fd, SHUT_WR);
+	for (;;) {
+		n = recv(fd, scratch, sizeof(scratch), MSG_DONTWAIT);
+		if (n > 0)
+			continue;
+		if (n == 0 || errno != EAGAIN || ms_now_ms() >= end ||
+		    poll(&pfd, 1, (int)(end - ms_now_ms())) <= 0)
+			break;
+	}
+	close(fd);
+}
+
 static void ms_set_blocking(int fd, bool blocking)
 {
 	int fl = fcntl(fd, F_GETFL);
@@ -732,7 +756,7 @@ static void ms_rx_refuse(struct ms_rx *rx, int fd, int err, const char *why)
 	/* Never wait for a peer that does not read: the ABORT fits the buffer or is lost. */
 	ms_set_blocking(fd, false);
 	ms_ctl_send_abort(fd, err, why);
-	close(fd);
+	ms_close_gently(fd, 0);
 	pthread_mutex_lock(&rx->lock);
 	rx->refused++;
 	pthread_mutex_unlock(&rx->lock);
@@ -1232,7 +1256,9 @@ static void ms_rx_close_fds(struct ms_rx *rx, const struct migsend_receiver_opts
 		close(rx->pending[rx->npending - 1].fd);
 		ms_rx_pending_drop(rx, rx->npending - 1);
 	}
-	if (rx->ctl >= 0)
+	if (rx->ctl >= 0 && rx->error)
+		ms_close_gently(rx->ctl, 500);
+	else if (rx->ctl >= 0)
 		close(rx->ctl);
 	if (rx->lfd >= 0 && rx->lfd != o->listen_fd)
 		close(rx->lfd);
