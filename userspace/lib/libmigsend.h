@@ -332,6 +332,18 @@ struct migsend_guest_ops {
 	int (*take_dirty)(void *ctx, const uint64_t **bitmap);
 	/* Stop the guest's writes: the final pass follows.  0 or -errno. */
 	int (*pause)(void *ctx);
+	/*
+	 * Optional: pass 1's bitmap, every page of guest memory, where the
+	 * range has holes no region covers (RAM above 4 GiB).  Without it
+	 * pass 1 sends every page of the range.
+	 */
+	int (*all_pages)(void *ctx, const uint64_t **bitmap);
+	/*
+	 * Optional: the device state, asked for once the final pass is sent
+	 * (the guest is paused); it replaces migsend_precopy_opts.state and
+	 * stays valid until the loop returns.  0 or -errno.
+	 */
+	int (*device_state)(void *ctx, const void **blob, size_t *len);
 };
 
 struct migsend_guest {

@@ -193,6 +193,42 @@ static int ms_lift_cap(struct migsend_sender *snd, const struct migsend_precopy_
 	return migsend_set_max_bandwidth(s, 0);
 }
 
+/* Pass 1's bitmap: the guest's own where its memory has holes, else all ones. */
+static int ms_first_bitmap(const struct migsend_guest *g, uint64_t **all)
+{
+	size_t bytes = (g->npages + 63) / 64 * sizeof(uint64_t);
+	const uint64_t *mine;
+	int err;
+
+	*all = malloc(bytes);
+	if (!*all)
+		return ms_fail(ENOMEM, "the first pass's bitmap");
+	if (!g->ops->all_pages) {
+		memset(*all, 0xff, bytes);
+		return 0;
+	}
+	err = g->ops->all_pages(g->ctx, &mine);
+	if (!err)
+		memcpy(*all, mine, bytes);
+	return err;
+}
+
+/* The device state, from the paused guest where it gives one. */
+static int ms_send_state(struct migsend_sender *snd, const struct migsend_guest *g,
+			 const struct migsend_precopy_opts *o)
+{
+	const void *blob = o->state;
+	size_t len = o->state_len;
+	int err;
+
+	if (g->ops->device_state) {
+		err = g->ops->device_state(g->ctx, &blob, &len);
+		if (err)
+			return err;
+	}
+	return len ? migsend_sender_send_state(snd, blob, len) : 0;
+}
+
 int migsend_precopy_run(struct migsend_sender *snd, const struct migsend_guest *g,
 			const struct migsend_precopy_opts *o,
 			struct migsend_precopy_result *res)
@@ -201,19 +237,16 @@ int migsend_precopy_run(struct migsend_sender *snd, const struct migsend_guest *
 	struct ms_rate rate = { 0 };
 	const uint64_t *dirty;
 	uint64_t pass = 1, start = ms_now_ns(), paused, ndirty;
-	size_t words = (g->npages + 63) / 64;
-	uint64_t *all, *final;
+	uint64_t *all = NULL, *final;
 	int err;
 
 	memset(res, 0, sizeof(*res));
 	if (!g->npages)
 		return ms_fail(EINVAL, "the guest has no memory to migrate");
 	/* Pass 1: everything; the dirty log starts now. */
-	all = malloc(words * sizeof(uint64_t));
-	if (!all)
-		return ms_fail(ENOMEM, "the first pass's bitmap");
-	memset(all, 0xff, words * sizeof(uint64_t));
-	err = ms_take_dirty(g, &dirty, NULL);
+	err = ms_first_bitmap(g, &all);
+	if (!err)
+		err = ms_take_dirty(g, &dirty, NULL);
 	if (!err)
 		err = ms_run_pass(snd, g, o, pass, all, &rep);
 	free(all);
@@ -248,8 +281,8 @@ int migsend_precopy_run(struct migsend_sender *snd, const struct migsend_guest *
 	rep.final = true;
 	err = ms_run_pass(snd, g, o, ++pass, final, &rep);
 	free(final);
-	if (!err && o->state_len)
-		err = migsend_sender_send_state(snd, o->state, o->state_len);
+	if (!err)
+		err = ms_send_state(snd, g, o);
 	if (!err)
 		err = migsend_sender_complete(snd, pass, MS_COMPLETE_TIMEOUT_MS);
 	if (err)
