@@ -369,6 +369,8 @@ TEST_F(hostile, complete_after_the_last_pass_is_done)
 	ASSERT_EQ(0, ms_ctl_send(self->ctl, MIGSEND_CTL_COMPLETE, &c, sizeof(c)));
 	ASSERT_EQ(0, ms_ctl_recv(self->ctl, &type, buf, sizeof(buf), &len));
 	EXPECT_EQ(MIGSEND_CTL_DONE, type);
+	/* The handover: the destination succeeds on the source's DONE. */
+	ASSERT_EQ(0, ms_ctl_send(self->ctl, MIGSEND_CTL_DONE, NULL, 0));
 	rx_join(&self->r);
 	EXPECT_EQ(0, self->r.err);
 	EXPECT_EQ(1, self->r.res.last_pass);

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /* migsend recv: receive one migration. */
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -17,15 +19,77 @@
 static const char recv_usage[] =
 	"usage: migsend recv --listen [HOST:]PORT [options]\n"
 	"\n"
-	"Receive one migration into memfds of this process, and report it.\n"
-	"Connections that do not carry the migration's token are refused and logged.\n"
+	"Receive one migration into memfds of this process (or into files with\n"
+	"--into), and report it.  Connections that do not carry the migration's\n"
+	"token are refused and logged.\n"
 	"\n"
 	"  --listen [HOST:]PORT    where to listen (required)\n"
-	"  --timeout S             wait at most S seconds for the source (default 60)\n"
+	"  --timeout S             give up when the source is silent for S seconds,\n"
+	"                          at any phase (default 60)\n"
+	"  --max-memory SIZE       refuse a source announcing more memory (default:\n"
+	"                          this machine's RAM)\n"
+	"  --into FILE@GPA[:OFFSET[:LEN]]\n"
+	"                          receive guest-physical GPA.. into FILE (tmpfs or\n"
+	"                          hugetlbfs) from byte OFFSET (default 0), LEN bytes\n"
+	"                          (default: the rest of the file); repeat for each\n"
+	"                          region: the source's layout must match exactly\n"
 	"  --hash                  print the hash of all received memory\n"
 	"  --prealloc              allocate all memory at the handshake\n"
 	"  --json                  one JSON object on stdout instead of text\n"
 	"\n";
+
+/* A number, with an optional K, M, G or T suffix; 0 is allowed. */
+static int parse_u64(const char *s, uint64_t *out, const char **end)
+{
+	char *e;
+
+	errno = 0;
+	*out = strtoull(s, &e, 0);
+	if (e == s || errno)
+		return -1;
+	switch (*e) {
+	case 'T': *out <<= 10; /* fall through */
+	case 'G': *out <<= 10; /* fall through */
+	case 'M': *out <<= 10; /* fall through */
+	case 'K': *out <<= 10; e++; break;
+	}
+	*end = e;
+	return 0;
+}
+
+static void close_into(struct migsend_dest_region *d, unsigned int n)
+{
+	while (n--)
+		close(d[n].fd);
+}
+
+/* FILE@GPA[:OFFSET[:LEN]] */
+static int parse_into(const char *arg, struct migsend_dest_region *d)
+{
+	const char *at = strrchr(arg, '@'), *p;
+	char path[4096];
+	struct stat st;
+
+	memset(d, 0, sizeof(*d));
+	if (!at || at == arg || (size_t)(at - arg) >= sizeof(path) ||
+	    parse_u64(at + 1, &d->gpa, &p) ||
+	    (*p == ':' && parse_u64(p + 1, &d->offset, &p)) ||
+	    (*p == ':' && parse_u64(p + 1, &d->len, &p)) || *p) {
+		fprintf(stderr, "migsend recv: --into %s: expected FILE@GPA[:OFFSET[:LEN]]\n", arg);
+		return -1;
+	}
+	snprintf(path, sizeof(path), "%.*s", (int)(at - arg), arg);
+	d->fd = open(path, O_RDWR | O_CLOEXEC);
+	if (d->fd < 0 || fstat(d->fd, &st)) {
+		fprintf(stderr, "migsend recv: --into %s: %s\n", path, strerror(errno));
+		if (d->fd >= 0)
+			close(d->fd);
+		return -1;
+	}
+	if (!d->len && (uint64_t)st.st_size > d->offset)
+		d->len = st.st_size - d->offset;
+	return 0;
+}
 
 static void log_stderr(void *ctx, const char *line)
 {
@@ -41,10 +105,14 @@ int cmd_recv(int argc, char **argv)
 		{ "hash", no_argument, NULL, 'H' },
 		{ "prealloc", no_argument, NULL, 'P' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "max-memory", required_argument, NULL, 'M' },
+		{ "into", required_argument, NULL, 'i' },
 		{ 0 }
 	};
 	struct migsend_receiver_opts o = { .listen_fd = -1, .log = log_stderr };
 	struct migsend_receiver_result r;
+	struct migsend_dest_region into[MIGSEND_MAX_REGIONS];
+	unsigned int ninto = 0;
 	char listen_at[256] = "";
 	bool json = false;
 	int opt, err;
@@ -60,6 +128,20 @@ int cmd_recv(int argc, char **argv)
 		case 'H': o.hash = true; break;
 		case 'P': o.prealloc = true; break;
 		case 'j': json = true; break;
+		case 'M':
+			if (parse_size(optarg, &o.max_memory)) {
+				fprintf(stderr, "migsend recv: bad --max-memory %s\n", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'i':
+			if (ninto == MIGSEND_MAX_REGIONS ||
+			    parse_into(optarg, &into[ninto])) {
+				close_into(into, ninto);
+				return EXIT_USAGE;
+			}
+			ninto++;
+			break;
 		default: fprintf(stderr, "%s", recv_usage); return EXIT_USAGE;
 		}
 	}
@@ -67,10 +149,18 @@ int cmd_recv(int argc, char **argv)
 		fprintf(stderr, "%s", recv_usage);
 		return EXIT_USAGE;
 	}
-	err = migsend_receive(&o, &r);
+	err = ninto ? migsend_receive_into(&o, into, ninto, &r) : migsend_receive(&o, &r);
+	close_into(into, ninto);
+	if (err == -ENOTCONN) {
+		/* Everything arrived, the handover is unconfirmed: say so, keep nothing running. */
+		fprintf(stderr, "migsend recv: %s\n", migsend_last_error());
+		migsend_receiver_result_free(&r);
+		return EXIT_LOST;
+	}
 	if (err) {
 		fprintf(stderr, "migsend recv: %s\n", migsend_last_error());
-		return err == -ETIMEDOUT ? EXIT_TIMEOUT : EXIT_LOST;
+		return err == -ETIMEDOUT ? EXIT_TIMEOUT : err == -EFBIG || err == -EINVAL ?
+		       EXIT_REFUSED : EXIT_LOST;
 	}
 	if (json) {
 		printf("{\"passes\":%" PRIu64 ",\"last_pass\":%" PRIu64 ",\"bytes\":%" PRIu64
