@@ -6,8 +6,10 @@
 # What it does:
 #  1. enables bookworm-backports by deriving an apt source from this
 #     machine's existing Debian entry (same URIs, suite bookworm-backports);
-#  2. installs the build/test toolchain and the kernel headers for the
-#     current 6.1 (bookworm) and 6.12 (bookworm-backports) kernels;
+#  2. installs the build/test toolchain, the kernel headers for the
+#     current 6.1 (bookworm) and 6.12 (bookworm-backports) kernels, and
+#     the packaging tools (debhelper, dh-dkms, dkms, lintian, mandoc) with
+#     linux-source-6.12 for the kernel's YNL tool;
 #  3. unpacks the matching kernel images (vmlinuz + modules) into
 #     $MIGSEND_CACHE (default build/cache) with apt-get download + dpkg -x,
 #     never installing them.
@@ -77,6 +79,10 @@ base_pkgs=(
 	qemu-system-x86 busybox-static libnl-3-dev libnl-genl-3-dev
 	iproute2 iperf3 sparse linux-source-6.1 pkg-config gnuplot-nox
 	libxxhash-dev python3
+	# Packaging and its checks (make deb, make dkms, the man pages, the YNL
+	# spec): Debian's own tools, and linux-source-6.12 for tools/net/ynl.
+	debhelper dh-dkms dkms lintian mandoc fakeroot dpkg-dev chrpath
+	python3-yaml python3-jsonschema linux-source-6.12
 )
 
 missing_pkgs() {
