@@ -15,7 +15,7 @@ check() { name=$1; shift; if "$@"; then ok "$name"; else not_ok "$name"; fi; }
 now_ms() { read -r up _ </proc/uptime; echo $((${up%.*} * 1000 + 10 * ${up#*.})); }
 
 echo "TAP version 13"
-echo "1..12"
+echo "1..28"
 ms_netns_setup || { echo "Bail out! cannot set up the network namespaces"; exit 1; }
 
 # 1-3: a migration with a dirtying guest converges; hashes match; no
@@ -103,4 +103,28 @@ for c in send recv stats monitor version; do
 done
 "$MS" --help >/dev/null || rc=1
 check help_for_every_command [ $rc -eq 0 ]
+# 13-28: every engine against a receiver that ACKs at each moment the
+# protocol allows (MIGSEND_TEST_ACKS, test-only: only after each barrier,
+# right after each END, every 8 MiB, after every record): the sender's ACK
+# reader must never stall (issue 10.7: user-zc's POLLERR), both sides
+# report the same outcome and memory.
+port=7100
+for mode in barrier end progress every; do
+	for engine in kernel user-copy user-zc user-sendfile; do
+		port=$((port + 1))
+		rm -f $T/*
+		MIGSEND_TEST_ACKS=$mode $IP netns exec msdst "$MS" recv --listen $MS_DST_ADDR:$port \
+			--hash --timeout 60 >$T/recv.out 2>$T/recv.err &
+		rpid=$!
+		ms_wait_listening $port $rpid
+		ms_src "$MS" send --to $MS_DST_ADDR:$port --engine $engine --conns 3 --size 32M \
+			--zero-ratio 0.3 --dirty-rate 3000 --hash >$T/send.out 2>$T/send.err
+		src_rc=$?
+		wait $rpid
+		dst_rc=$?
+		src=$(sed -n 's/^source memory hash: //p' $T/send.out)
+		dst=$(sed -n 's/^destination memory hash: //p' $T/recv.out)
+		check "acks_${mode}_$engine" [ $src_rc -eq 0 ] && [ $dst_rc -eq 0 ] && [ -n "$src" ] && [ "$src" = "$dst" ]
+	done
+done
 [ $fails -eq 0 ]
