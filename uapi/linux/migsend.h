@@ -361,6 +361,8 @@ enum migsend_ctl_type {
 	/* data connection, receiver -> sender */
 	MIGSEND_CTL_JOINED = 8,		/* no payload */
 	MIGSEND_CTL_ACK = 9,		/* migsend_ctl_ack */
+	/* control connection, receiver -> sender, after the sender's DONE */
+	MIGSEND_CTL_RUNNING = 10,	/* migsend_ctl_running */
 };
 
 struct migsend_ctl_hdr {
@@ -403,6 +405,17 @@ struct migsend_ctl_ack {
 
 struct migsend_ctl_complete {
 	__le64 last_pass;	/* the final pass number */
+};
+
+/*
+ * The destination's VMM runs the guest now: sent once, after the
+ * sender's DONE, by a destination that resumes the guest itself (the
+ * QEMU path; docs/PROTOCOL.md, "Who runs the guest").
+ */
+struct migsend_ctl_running {
+	__le64 resumed_us;	/* when, in microseconds since the epoch by the
+				 * destination's clock; 0: unknown
+				 */
 };
 
 struct migsend_ctl_abort {

@@ -250,6 +250,19 @@ struct migsend_receiver_opts {
 	/* Called for every line worth logging (refused connections ...). */
 	void (*log)(void *ctx, const char *line);
 	void *log_ctx;
+	/*
+	 * For a VMM that takes the guest over (the QEMU path, docs/QEMU.md).
+	 * ready() is called once every pass is applied, before DONE, with the
+	 * device state (NULL, 0 when none came): the VMM loads it; non-zero
+	 * (a negative errno, the reason in @why) refuses the migration with
+	 * an ABORT, and the source keeps the guest.  confirmed() is called
+	 * once the source's DONE came back, with the control connection,
+	 * before it closes: the guest is the destination's now, and the VMM
+	 * may say it runs it (migsend_handover_running()).
+	 */
+	int (*ready)(void *ctx, const void *state, size_t len, char *why, size_t why_size);
+	void (*confirmed)(void *ctx, int ctl);
+	void *vmm_ctx;
 };
 
 struct migsend_receiver_result {
@@ -518,6 +531,27 @@ int migsend_dirtylog_take(struct migsend_dirtylog *d, const uint64_t **bitmap);
 /* How long the last read and clear took, and what the read found. */
 void migsend_dirtylog_last(const struct migsend_dirtylog *d, struct migsend_dirtylog_stats *st);
 void migsend_dirtylog_close(struct migsend_dirtylog *d);
+
+/* ----- who runs the guest after the handover (handover.c) --------------- */
+
+/*
+ * For a VMM that resumes the guest itself on the destination (the QEMU
+ * path; docs/PROTOCOL.md, "Who runs the guest").  After the source's DONE
+ * (in migsend_receiver_opts.confirmed()) the destination says, once, that
+ * the guest runs there (RUNNING), with the time it resumed it by its own
+ * clock (microseconds since the epoch, 0: unknown); or, if it cannot run
+ * it, it sends an ABORT and never runs it.
+ */
+int migsend_handover_running(int ctl, uint64_t resumed_us);
+/*
+ * The source, after migsend_sender_complete() returned 0: wait for that
+ * answer.  0 and the time; -ECONNABORTED: the destination will not run the
+ * guest (its reason in migsend_last_error()); -ECONNRESET or -ETIMEDOUT:
+ * no answer, so whether it runs the guest is unknown.
+ */
+int migsend_handover_wait_running(int ctl, int timeout_ms, uint64_t *resumed_us);
+/* The control connection of a sender, for what follows DONE. */
+int migsend_sender_control_fd(const struct migsend_sender *snd);
 
 #ifdef __cplusplus
 }

@@ -1269,6 +1269,26 @@ static void ms_rx_close_fds(struct ms_rx *rx, const struct migsend_receiver_opts
 }
 
 /*
+ * A VMM's word before DONE (the QEMU path loads the device state here):
+ * a refusal is an ABORT, and the source keeps the guest.
+ */
+static int ms_rx_vmm_ready(struct ms_rx *rx)
+{
+	const struct migsend_receiver_opts *o = rx->o;
+	char why[MIGSEND_REASON_MAX] = "";
+	int err;
+
+	if (!o->ready)
+		return 0;
+	err = o->ready(o->vmm_ctx, rx->res->state, rx->res->state_len, why, sizeof(why));
+	if (!err)
+		return 0;
+	ms_rx_fail(rx, err < 0 ? -err : err, "%s",
+		   why[0] ? why : "the destination's VMM refused the migration");
+	return ms_fail(rx->error, "%s", rx->errmsg);
+}
+
+/*
  * The handover (docs/PROTOCOL.md): the record streams are stopped and the
  * final state checked, DONE goes out, and the source's DONE must come
  * back within the timeout.  Without it the destination holds everything
@@ -1292,14 +1312,20 @@ static int ms_rx_handover(struct ms_rx *rx)
 			ms_rx_fail(rx, -err, "%s", why);
 		return ms_fail(rx->error, "%s", rx->errmsg);
 	}
+	err = ms_rx_vmm_ready(rx);
+	if (err)
+		return err;
 	if (ms_ctl_send(rx->ctl, MIGSEND_CTL_DONE, NULL, 0))
 		return ms_fail(ECONNABORTED, "the source went away before DONE");
 	if (poll(&pfd, 1, rx->timeout_ms) != 1)
 		return ms_fail(ENOTCONN, "the source did not confirm DONE within %d ms: this destination has all of pass %llu, but the source may not know it",
 			       rx->timeout_ms, (unsigned long long)rx->st.final_pass);
 	err = ms_ctl_recv(rx->ctl, &type, buf, sizeof(buf), &len);
-	if (!err && type == MIGSEND_CTL_DONE && !len)
+	if (!err && type == MIGSEND_CTL_DONE && !len) {
+		if (rx->o->confirmed)
+			rx->o->confirmed(rx->o->vmm_ctx, rx->ctl);
 		return 0;
+	}
 	if (!err && type == MIGSEND_CTL_ABORT) {
 		err = ms_ctl_abort_decode(buf, len, reason, sizeof(reason));
 		return ms_fail(ECONNABORTED, "the source aborted the migration after DONE: %s (%s)",

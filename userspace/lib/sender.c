@@ -626,6 +626,11 @@ void migsend_sender_close(struct migsend_sender *snd)
 	free(snd);
 }
 
+int migsend_sender_control_fd(const struct migsend_sender *snd)
+{
+	return snd->ctl;
+}
+
 struct migsend_session *migsend_sender_session(struct migsend_sender *snd)
 {
 	return snd->s;
