@@ -147,6 +147,7 @@ struct ms_conn {
 struct ms_session {
 	struct mutex lock;		/* regions, conns, pass start/cancel */
 	unsigned int id;
+	u64 serial;			/* order of opening, from 1 */
 	u32 pid;			/* tgid of the opener */
 	struct list_head global_node;	/* ms_all_sessions, ms_global_lock */
 
@@ -174,7 +175,10 @@ const struct ms_region *ms_session_find_region(const struct ms_session *s, u64 g
 void ms_session_snapshot(struct ms_session *s, struct migsend_stats *st);
 int ms_session_init(void);
 void ms_session_exit(void);
-/* The list of live sessions, under ms_global_lock (netlink dumps). */
+/*
+ * The list of live sessions, in the order of their serial numbers, under
+ * ms_global_lock (netlink dumps).
+ */
 void ms_global_lock_acquire(void);
 void ms_global_lock_release(void);
 struct list_head *ms_session_list(void);

@@ -98,52 +98,117 @@ static int ms_nl_put_pass(struct sk_buff *skb, const struct migsend_stats *st)
 	return 0;
 }
 
-/* Under ms_global_lock, which keeps the session and its connections. */
-static int ms_nl_fill_session(struct sk_buff *skb, struct netlink_callback *cb,
-			      struct ms_session *s)
+/*
+ * The dump's cursor, kept in cb->args between the calls that fill one
+ * message each: the serial number of the session being dumped (or the
+ * last one dumped whole), whether it has connections still to go, and
+ * the index of the next one.  Serial numbers, unlike list positions,
+ * stay right when sessions close between two calls.
+ */
+struct ms_nl_cursor {
+	u64 serial;
+	bool more;
+	unsigned int conn;
+};
+
+static void ms_nl_cursor_load(struct netlink_callback *cb,
+			      struct ms_nl_cursor *cur)
+{
+	cur->serial = cb->args[0];
+	cur->more = cb->args[1];
+	cur->conn = cb->args[2];
+}
+
+static void ms_nl_cursor_store(struct netlink_callback *cb,
+			       const struct ms_nl_cursor *cur)
+{
+	cb->args[0] = cur->serial;
+	cb->args[1] = cur->more;
+	cb->args[2] = cur->conn;
+}
+
+/* The session's own attributes, in the first of its messages. */
+static int ms_nl_put_session_head(struct sk_buff *skb, struct ms_session *s)
 {
 	struct migsend_stats st;
-	unsigned int i, nconns;
+
+	ms_session_snapshot(s, &st);
+	if (ms_nl_put_pass(skb, &st) ||
+	    nla_put_u32(skb, MIGSEND_A_NREGIONS, st.nregions) ||
+	    nla_put_u32(skb, MIGSEND_A_NCONNS, READ_ONCE(s->nconns)) ||
+	    ms_nl_put_counters(skb, MIGSEND_A_TOTAL, &st.total))
+		return -EMSGSIZE;
+	return 0;
+}
+
+/*
+ * One message of session @s: its head when @head, then its connections
+ * from *@conn on, as many as fit; *@conn is the next one left out.
+ * -EMSGSIZE (and nothing added to @skb) when not even the head, or for a
+ * continuation a single connection, fits.  Under ms_global_lock, which
+ * keeps the session and its connections.
+ */
+static int ms_nl_fill_session(struct sk_buff *skb, struct netlink_callback *cb,
+			      struct ms_session *s, bool head,
+			      unsigned int *conn)
+{
+	unsigned int i = *conn, nconns = READ_ONCE(s->nconns);
 	void *hdr;
 
 	hdr = genlmsg_put(skb, NETLINK_CB(cb->skb).portid, cb->nlh->nlmsg_seq,
 			  &ms_nl_family, NLM_F_MULTI, MIGSEND_CMD_GET_SESSION);
 	if (!hdr)
 		return -EMSGSIZE;
-	ms_session_snapshot(s, &st);
-	nconns = READ_ONCE(s->nconns);
-	if (ms_nl_put_identity(skb, s) || ms_nl_put_pass(skb, &st) ||
-	    nla_put_u32(skb, MIGSEND_A_NREGIONS, st.nregions) ||
-	    nla_put_u32(skb, MIGSEND_A_NCONNS, nconns) ||
-	    ms_nl_put_counters(skb, MIGSEND_A_TOTAL, &st.total))
+	if (ms_nl_put_identity(skb, s))
 		goto cancel;
-	for (i = 0; i < nconns; i++)
-		if (ms_nl_put_conn(skb, s->conns[i]))
-			goto cancel;
+	if (head ? ms_nl_put_session_head(skb, s) :
+		   nla_put_flag(skb, MIGSEND_A_CONTINUED))
+		goto cancel;
+	for (; i < nconns; i++) {
+		void *mark = skb_tail_pointer(skb);
+
+		if (ms_nl_put_conn(skb, s->conns[i])) {
+			nlmsg_trim(skb, mark);
+			break;
+		}
+	}
+	if (!head && i == *conn && i < nconns)
+		goto cancel;
 	genlmsg_end(skb, hdr);
+	*conn = i;
 	return 0;
 cancel:
 	genlmsg_cancel(skb, hdr);
 	return -EMSGSIZE;
 }
 
-/* cb->args[0]: sessions already dumped. */
+/*
+ * Fill one reply with as many sessions as fit, splitting a session whose
+ * connections do not fit; the next call goes on where this one stopped.
+ */
 static int ms_nl_dump_sessions(struct sk_buff *skb, struct netlink_callback *cb)
 {
+	struct ms_nl_cursor cur;
 	struct ms_session *s;
-	long idx = 0;
 
+	ms_nl_cursor_load(cb, &cur);
 	ms_global_lock_acquire();
 	list_for_each_entry(s, ms_session_list(), global_node) {
-		if (idx++ < cb->args[0])
+		bool head = s->serial != cur.serial;
+		unsigned int conn = head ? 0 : cur.conn;
+
+		if (s->serial < cur.serial || (!head && !cur.more))
 			continue;
-		if (ms_nl_fill_session(skb, cb, s)) {
-			idx--;
+		if (ms_nl_fill_session(skb, cb, s, head, &conn))
 			break;
-		}
+		cur.serial = s->serial;
+		cur.conn = conn;
+		cur.more = conn < READ_ONCE(s->nconns);
+		if (cur.more)
+			break;
 	}
 	ms_global_lock_release();
-	cb->args[0] = idx;
+	ms_nl_cursor_store(cb, &cur);
 	return skb->len;
 }
 

@@ -24,6 +24,7 @@
 static DEFINE_MUTEX(ms_global_lock);
 static LIST_HEAD(ms_all_conns);
 static LIST_HEAD(ms_all_sessions);
+static u64 ms_session_serial;		/* the last one given out */
 static DEFINE_IDA(ms_session_ida);
 static struct kmem_cache *ms_session_cache;
 
@@ -49,6 +50,7 @@ struct ms_session *ms_session_create(void)
 	init_waitqueue_head(&s->done_wq);
 
 	mutex_lock(&ms_global_lock);
+	s->serial = ++ms_session_serial;
 	list_add_tail(&s->global_node, &ms_all_sessions);
 	mutex_unlock(&ms_global_lock);
 	return s;

@@ -427,9 +427,18 @@ struct migsend_ctl_abort {
 /* ---------------------------------------------------------------------
  * Generic netlink family MIGSEND_GENL_NAME (admin only: CAP_NET_ADMIN).
  *
- * MIGSEND_CMD_GET_SESSION, dump: one message per live session with its
- * attributes.  Multicast group MIGSEND_GENL_MCGRP_EVENTS: MIGSEND_CMD_EVENT
- * messages with MIGSEND_A_EVENT and the session's identity.
+ * MIGSEND_CMD_GET_SESSION, dump: every live session, in the order they
+ * were opened, each with its attributes and one MIGSEND_A_CONN nest per
+ * connection, in index order.  A session whose connections do not fit in
+ * one message goes on in the next ones: each of those carries the
+ * session's MIGSEND_A_SESSION_ID and MIGSEND_A_PID, the flag
+ * MIGSEND_A_CONTINUED, and further MIGSEND_A_CONN nests only.  A client
+ * merges them by session id (or skips them when it wants no connection
+ * detail).  The dump goes on across as many messages as it needs; a
+ * session closed meanwhile is left out, one opened meanwhile may be.
+ *
+ * Multicast group MIGSEND_GENL_MCGRP_EVENTS: MIGSEND_CMD_EVENT messages
+ * with MIGSEND_A_EVENT and the session's identity.
  */
 #define MIGSEND_GENL_NAME		"migsend"
 #define MIGSEND_GENL_VERSION		1
@@ -464,6 +473,9 @@ enum migsend_attr {
 	MIGSEND_A_TOTAL,		/* nest: MIGSEND_C_*, all passes */
 	MIGSEND_A_CONN,			/* nest: MIGSEND_CONN_A_*, repeated */
 	MIGSEND_A_EVENT,		/* u32: enum migsend_event */
+	MIGSEND_A_CONTINUED,		/* flag: more connections of the
+					 * session of the previous message
+					 */
 	__MIGSEND_A_MAX,
 };
 
