@@ -91,6 +91,7 @@ struct ms_uconn {
 	uint64_t slot_last_id[MS_ZC_RING];	/* last id of the slot's batch, + 1 */
 	/* stats */
 	uint64_t wire_bytes, records, busy_ns, pass_bytes;
+	uint64_t live_bytes;		/* cur.bytes as of the last span, atomic */
 	int error;
 	bool failed;
 };
@@ -672,6 +673,7 @@ static void *ms_conn_thread(void *arg)
 		c->cur.dirty += sp.dirty;
 		if (!err)
 			err = ms_span_done(c);
+		__atomic_store_n(&c->live_bytes, c->cur.bytes, __ATOMIC_RELAXED);
 	}
 	pthread_mutex_lock(&u->lock);
 	if (!err && u->abort)
@@ -682,6 +684,7 @@ static void *ms_conn_thread(void *arg)
 	pthread_mutex_lock(&u->lock);
 	c->busy_ns += ms_now_ns() - t0;
 	c->pass_bytes = c->cur.bytes;
+	__atomic_store_n(&c->live_bytes, 0, __ATOMIC_RELAXED);
 	ms_add_counts(&u->cnt, &c->cur);
 	if (err && !u->error) {
 		u->error = -err;
@@ -798,6 +801,12 @@ static int ms_user_get_stats(struct migsend_session *s, struct migsend_stats *st
 	st->last.data_pages = u->cnt.data;
 	st->last.records = u->cnt.records;
 	st->last.wire_bytes = u->cnt.bytes;
+	/* Connections still sending: what they have sent so far, as the
+	 * kernel's counters show a running pass (the bandwidth cap reads it).
+	 */
+	for (i = 0; u->state == MIGSEND_STATE_RUNNING && i < u->nconns; i++)
+		st->last.wire_bytes += __atomic_load_n(&u->conns[i].live_bytes,
+						       __ATOMIC_RELAXED);
 	st->last.elapsed_ns = u->state == MIGSEND_STATE_RUNNING ?
 			      ms_now_ns() - u->start_ns : u->elapsed_ns;
 	st->last.errors = u->error != 0;

@@ -12,6 +12,7 @@
 #define MS_MAX_REGIONS	MIGSEND_MAX_REGIONS
 
 struct ms_engine_ops;
+struct ms_pacer;
 
 struct migsend_session {
 	int fd;				/* /dev/migsend (kernel engine), else -1 */
@@ -23,10 +24,15 @@ struct migsend_session {
 	unsigned int nsocks;
 	int socks[MIGSEND_MAX_CONNS];	/* the data sockets, for the cap */
 	uint64_t max_bandwidth;		/* bytes/s over all sockets, 0: none */
+	struct ms_pacer *pacer;		/* pacer.c: holds the cap */
 	/* Set by the sender: wait until connection @conn acked @bytes. */
 	int (*wait_acked)(void *ctx, unsigned int conn, uint64_t bytes);
 	void *ack_ctx;
 };
+
+/* pacer.c: the bandwidth cap on the session's data sockets. */
+int ms_pacing_set(struct migsend_session *s, uint64_t total);
+void ms_pacer_stop(struct migsend_session *s);
 
 /* error.c: record the message of a failure; returns -err. */
 int ms_fail(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

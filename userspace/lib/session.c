@@ -7,7 +7,6 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 
 #include "engine.h"
 #include "internal.h"
@@ -95,6 +94,7 @@ void migsend_session_close(struct migsend_session *s)
 {
 	if (!s)
 		return;
+	ms_pacer_stop(s);
 	s->ops->close(s);
 	free(s);
 }
@@ -136,32 +136,6 @@ int migsend_add_region(struct migsend_session *s, int fd, uint64_t offset,
 	return err;
 }
 
-/* SO_MAX_PACING_RATE on every data socket: the cap split evenly. */
-static int ms_apply_pacing(struct migsend_session *s)
-{
-	unsigned long rate = ~0UL;	/* the kernel's "no limit" */
-	unsigned int i;
-
-	if (s->max_bandwidth && s->nsocks)
-		rate = s->max_bandwidth / s->nsocks ? s->max_bandwidth / s->nsocks : 1;
-	for (i = 0; i < s->nsocks; i++)
-		if (setsockopt(s->socks[i], SOL_SOCKET, SO_MAX_PACING_RATE,
-			       &rate, sizeof(rate)))
-			return ms_fail(errno, "capping connection %u's bandwidth", i);
-	return 0;
-}
-
-int migsend_set_max_bandwidth(struct migsend_session *s, uint64_t bytes_per_sec)
-{
-	s->max_bandwidth = bytes_per_sec;
-	return ms_apply_pacing(s);
-}
-
-uint64_t migsend_max_bandwidth(const struct migsend_session *s)
-{
-	return s->max_bandwidth;
-}
-
 int migsend_add_socket(struct migsend_session *s, int sock_fd)
 {
 	int ret;
@@ -173,7 +147,7 @@ int migsend_add_socket(struct migsend_session *s, int sock_fd)
 		return ret;
 	s->socks[s->nsocks++] = sock_fd;
 	if (s->max_bandwidth) {
-		int err = ms_apply_pacing(s);
+		int err = ms_pacing_set(s, s->max_bandwidth);
 
 		if (err)
 			return err;

@@ -1,0 +1,89 @@
+#!/bin/sh
+# Operator policy in the test VM: the connection count --conns auto and
+# parallel pick for a link of known speed (veth reports 10 Gbit/s) and of
+# unknown speed (lo reports none); the bandwidth cap holds within 15 %
+# over a 1 GiB migration for the kernel engine and a user engine; a cap
+# too low to converge ends as --timeout-strategy says, naming the cap.
+# Needs the module loaded (module_load_test.sh).
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/netns.sh"
+MS="$here/migsend"
+T=/tmp/pol
+mkdir -p $T
+n=0 fails=0
+ok() { n=$((n + 1)); echo "ok $n $1"; }
+not_ok() { n=$((n + 1)); echo "not ok $n $1"; fails=$((fails + 1)); sed 's/^/# /' $T/* 2>/dev/null | tail -30; }
+check() { name=$1; shift; if "$@"; then ok "$name"; else not_ok "$name"; fi; }
+
+echo "TAP version 13"
+echo "1..8"
+ms_netns_setup || { echo "Bail out! cannot set up the network namespaces"; exit 1; }
+
+# The decision line of a send that is refused at once (nothing listens).
+decision() { # decision POLICY ADDR
+	ms_src "$MS" send --to "$2:7299" --conns "$1" --size 4M --engine user-copy 2>/dev/null |
+		sed -n 's/^connections: //p'
+}
+
+# 1-2: veth reports 10000 Mbit/s: 10 Gbit/s / 10 Gbit/s = 1 connection;
+# parallel raises it to 2, auto keeps 1.
+rm -f $T/*
+decision parallel $MS_DST_ADDR >$T/parallel
+decision auto $MS_DST_ADDR >$T/auto
+check parallel_on_10g_veth_is_2 grep -q '^2 (policy parallel: .* msa reports 10000 Mbit/s' $T/parallel
+check auto_on_10g_veth_is_1 grep -q '^1 (policy auto: .* msa reports 10000 Mbit/s' $T/auto
+
+# 3-4: lo reports no speed: the policy's minimum, said to be unknown.
+decision parallel 127.0.0.1 >$T/parallel
+decision auto 127.0.0.1 >$T/auto
+check unknown_speed_parallel_is_2 grep -q '^2 (policy parallel: .* lo reports no link speed.*unknown' $T/parallel
+check unknown_speed_auto_is_1 grep -q '^1 (policy auto: .* lo reports no link speed.*unknown' $T/auto
+
+# 5-6: 40 MB/s over 1 GiB of random memory, cap kept for every pass:
+# wire bytes over time within 15 % of the cap, for two engines.
+capped_rate_ok() { # capped_rate_ok ENGINE PORT
+	rm -f $T/*
+	$IP netns exec msdst "$MS" recv --listen $MS_DST_ADDR:$2 --timeout 120 \
+		>$T/recv.out 2>$T/recv.err &
+	rpid=$!
+	ms_wait_listening $2 $rpid || return 1
+	ms_src "$MS" send --to $MS_DST_ADDR:$2 --engine $1 --conns 2 --size 1G \
+		--zero-ratio 0 --max-bandwidth 40M --cap-final-pass --json \
+		>$T/send.out 2>$T/send.err || return 1
+	wait $rpid || return 1
+	rate=$(sed -n 's/.*"total_seconds":\([0-9.]*\),"wire_bytes":\([0-9]*\).*/\2 \1/p' $T/send.out |
+		awk '{ printf "%d", $1 / $2 / 1e6 }')
+	echo "# $1: $rate MB/s under a 40 MB/s cap"
+	[ -n "$rate" ] && [ "$rate" -ge 34 ] && [ "$rate" -le 46 ]
+}
+check kernel_engine_holds_40MBps_cap capped_rate_ok kernel 7201
+check user_sendfile_holds_40MBps_cap capped_rate_ok user-sendfile 7202
+
+# 7-8: a cap far below the dirty rate cannot converge: cancel on timeout
+# (exit 7) with a message naming the cap; proceed runs the final pass.
+rm -f $T/*
+$IP netns exec msdst "$MS" recv --listen $MS_DST_ADDR:7203 --timeout 120 \
+	>$T/recv.out 2>$T/recv.err &
+rpid=$!
+ms_wait_listening 7203 $rpid
+ms_src "$MS" send --to $MS_DST_ADDR:7203 --conns 2 --size 64M --zero-ratio 0 \
+	--dirty-rate 5000 --max-bandwidth 2M --timeout 8 --timeout-strategy cancel \
+	>$T/send.out 2>$T/send.err
+rc=$?
+wait $rpid
+check cap_too_low_cancels_and_says_why [ $rc -eq 7 ] && grep -q 'did not converge.*--max-bandwidth' $T/send.err
+rm -f $T/*
+$IP netns exec msdst "$MS" recv --listen $MS_DST_ADDR:7204 --timeout 120 --hash \
+	>$T/recv.out 2>$T/recv.err &
+rpid=$!
+ms_wait_listening 7204 $rpid
+ms_src "$MS" send --to $MS_DST_ADDR:7204 --conns 2 --size 64M --zero-ratio 0 \
+	--dirty-rate 5000 --max-bandwidth 2M --timeout 8 --timeout-strategy proceed --hash \
+	>$T/send.out 2>$T/send.err
+rc=$?
+wait $rpid
+drc=$?
+src=$(sed -n 's/^source memory hash: //p' $T/send.out)
+dst=$(sed -n 's/^destination memory hash: //p' $T/recv.out)
+check cap_too_low_proceeds_uncapped [ $rc -eq 0 ] && [ $drc -eq 0 ] && [ -n "$src" ] && [ "$src" = "$dst" ]
+[ $fails -eq 0 ]
