@@ -76,7 +76,7 @@ def quick(runs, ceil, micros):
                   f"{out['cpu_s_per_gib'][w][e]:6.3f} CPU s/GiB "
                   f"(min {mbps(stat(rs, 'guest_bps')[1]):.1f}, max {mbps(stat(rs, 'guest_bps')[2]):.1f})")
     out["random"]["ceiling"] = round(med(ceil.get(2, [])))
-    print(f"{'random':10} {'ceiling':14} {mbps(out['random']['ceiling']):8.1f} MB/s (iperf3 -Z -P 2)")
+    print(f"{'random':10} {'ceiling':14} {mbps(out['random']['ceiling']):8.1f} MB/s (2 iperf3 -Z processes, summed)")
     for name, v in micros.items():
         print(f"micro {name}: {v:.2f} GB/s")
     print(json.dumps(out, separators=(",", ":")))
@@ -97,7 +97,7 @@ def table(runs, ceil, workload):
                         f"{100 * stat(rs, 'wire_ratio')[0]:.2f} % | "
                         f"{stat(rs, 'shmem')[0] / (1 << 20):.0f} MiB |")
         if c in ceil:
-            rows.append(f"| iperf3 -Z (ceiling) | {c} | {mbps(med(ceil[c])):.1f} "
+            rows.append(f"| N x iperf3 -Z (ceiling) | {c} | {mbps(med(ceil[c])):.1f} "
                         f"({mbps(min(ceil[c])):.1f}–{mbps(max(ceil[c])):.1f}) | | | | | | |")
     return "\n".join(rows)
 
@@ -113,7 +113,7 @@ def plot(runs, ceil, png):
                     f" {mbps(med(ceil.get(c, []))):.1f}\n")
     lines = [f"'{data}' using 1:{i + 2} with linespoints title '{e}'"
              for i, e in enumerate(ENGINES)]
-    lines.append(f"'{data}' using 1:{len(ENGINES) + 2} with linespoints dt 2 title 'iperf3 -Z'")
+    lines.append(f"'{data}' using 1:{len(ENGINES) + 2} with linespoints dt 2 title 'N x iperf3 -Z (ceiling)'")
     script = (f"set terminal png size 900,540; set output '{png}';"
               "set title 'random 1 GiB guest: throughput against connections';"
               "set xlabel 'connections'; set ylabel 'guest MB/s'; set logscale x 2;"
