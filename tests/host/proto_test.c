@@ -50,8 +50,12 @@ TEST(ctl_header_rejects_bad_fields)
 	EXPECT_EQ(-EPROTO, ms_ctl_hdr_decode(&h, &type, &len));
 	ms_ctl_hdr_encode(&h, 0, 0);
 	EXPECT_EQ(-EPROTO, ms_ctl_hdr_decode(&h, &type, &len));
-	ms_ctl_hdr_encode(&h, MIGSEND_CTL_ACK + 1, 0);
+	ms_ctl_hdr_encode(&h, MIGSEND_CTL_RUNNING + 1, 0);
 	EXPECT_EQ(-EPROTO, ms_ctl_hdr_decode(&h, &type, &len));
+	/* The last type a sender reads: the QEMU handover's RUNNING. */
+	ms_ctl_hdr_encode(&h, MIGSEND_CTL_RUNNING, 8);
+	EXPECT_EQ(0, ms_ctl_hdr_decode(&h, &type, &len));
+	EXPECT_EQ(MIGSEND_CTL_RUNNING, type);
 	ms_ctl_hdr_encode(&h, MIGSEND_CTL_STATE, MIGSEND_CTL_MAX_PAYLOAD + 1);
 	EXPECT_EQ(-EPROTO, ms_ctl_hdr_decode(&h, &type, &len));
 }

@@ -30,7 +30,7 @@ int ms_ctl_hdr_decode(const struct migsend_ctl_hdr *h, uint16_t *type,
 		return -EPROTO;
 	*type = le16toh(h->type);
 	*len = le32toh(h->len);
-	if (*type < MIGSEND_CTL_HELLO || *type > MIGSEND_CTL_ACK ||
+	if (*type < MIGSEND_CTL_HELLO || *type > MIGSEND_CTL_RUNNING ||
 	    *len > MIGSEND_CTL_MAX_PAYLOAD)
 		return -EPROTO;
 	return 0;
