@@ -62,6 +62,11 @@ bench-quick: deps
 	$(MAKE) --no-print-directory all
 	scripts/bench.sh quick
 
+# Where the time of a full pass goes: perf in the VM (docs/BENCHMARKS.md).
+profile: deps
+	$(MAKE) --no-print-directory all
+	scripts/profile.sh
+
 # The VM suite on a debug kernel (KASAN, lockdep, kmemleak, UBSAN): slow.
 check-debug: deps
 	$(MAKE) --no-print-directory all
@@ -90,4 +95,4 @@ clean:
 		build/userspace build/logs build/*/initramfs.*
 
 .PHONY: all deps ksrc modules userspace tests check check-stages demo \
-	demo-run bench bench-quick check-debug fuzz soak soak-debug install clean
+	demo-run bench bench-quick profile check-debug fuzz soak soak-debug install clean

@@ -202,6 +202,25 @@ struct run {
 	struct ms_bitmap *bm;
 };
 
+/*
+ * With BENCH_PERF_CTL naming the control fifo of a 'perf record --control
+ * fifo:...' started disabled, the profile covers the timed pass only.
+ */
+static void perf_control(const char *cmd)
+{
+	const char *path = getenv("BENCH_PERF_CTL");
+	int fd;
+
+	if (!path)
+		return;
+	fd = open(path, O_WRONLY);
+	if (fd < 0)
+		return;
+	if (write(fd, cmd, strlen(cmd)) < 0)
+		perror("migsend_bench: perf control");
+	close(fd);
+}
+
 static int timed_pass(struct migsend_sender *snd, struct migsend_session *s,
 		      struct run *r, uint64_t pass, double *secs, double *cpu,
 		      uint64_t *wire)
@@ -211,6 +230,7 @@ static int timed_pass(struct migsend_sender *snd, struct migsend_session *s,
 	int err;
 
 	(void)s;
+	perf_control("enable\n");
 	c0 = self_cpu_s() + kthread_cpu_s();
 	t0 = now_s();
 	err = migsend_sender_pass(snd, pass, r->bm->words, 0, r->bm->npages,
@@ -218,6 +238,7 @@ static int timed_pass(struct migsend_sender *snd, struct migsend_session *s,
 	if (!err)
 		err = migsend_sender_wait_acked(snd, pass, 600000);
 	*secs = now_s() - t0;
+	perf_control("disable\n");
 	*cpu = self_cpu_s() + kthread_cpu_s() - c0;
 	*wire = info.wire_bytes;
 	return err;

@@ -1,0 +1,42 @@
+#!/bin/sh
+# Inside the VM: where the time of a full pass goes.  For each engine and
+# connection count, one random-memory pass of BENCH_SIZE MiB runs under
+# 'perf record -a' (cpu-clock: TCG has no PMU), enabled for the timed
+# pass only, and the report gives the top symbols by thread kind: the
+# sender (the module's threads or the engine's), the receiver, and the
+# softirq/TCP work wherever it ran.
+#   BENCH_SIZE  guest MiB (1024)   PROFILE_ENGINES (kernel user-sendfile)
+#   PROFILE_CONNS (2 4)
+here=$(cd "$(dirname "$0")" && pwd)
+size=${BENCH_SIZE:-1024}
+engines=${PROFILE_ENGINES:-"kernel user-sendfile"}
+conns=${PROFILE_CONNS:-"2 4"}
+PERF=$here/perf
+insmod "/lib/modules/$(uname -r)/migsend.ko" || exit 1
+"$here/migsend_bench" --net-only || exit 1
+echo 0 >/proc/sys/kernel/kptr_restrict
+echo -1 >/proc/sys/kernel/perf_event_paranoid
+cd /tmp || exit 1
+for e in $engines; do
+	for c in $conns; do
+		rm -f ctl ack perf.data
+		mkfifo ctl ack
+		"$PERF" record -q -a -g -F 499 -e cpu-clock -D -1 --control fifo:ctl,ack \
+			-o perf.data >/dev/null 2>&1 &
+		ppid=$!
+		sleep 2
+		BENCH_PERF_CTL=/tmp/ctl "$here/migsend_bench" --workload random \
+			--size "$size" --runs 1 --conns "$c" --engines "$e" &
+		bpid=$!
+		# perf answers each command on the ack fifo: read them.
+		cat ack >/dev/null &
+		wait $bpid
+		kill -INT $ppid
+		wait $ppid
+		echo "PROFILE-BEGIN engine=$e conns=$c"
+		"$PERF" report -i perf.data --stdio --no-children --sort comm,sym \
+			--percent-limit 0.7 -g none 2>/dev/null | grep -v '^#' | grep -v '^$' | head -45
+		echo "PROFILE-END"
+	done
+done
+rmmod migsend
