@@ -68,6 +68,9 @@ struct ms_rate {
 
 static uint64_t ms_estimate_ns(const struct ms_rate *r, uint64_t dirty)
 {
+	/* Nothing dirty fits any target, even before a rate is known. */
+	if (!dirty)
+		return 0;
 	if (r->wire_per_ns <= 0)
 		return UINT64_MAX;
 	return (uint64_t)(dirty * r->wire_per_page / r->wire_per_ns);
