@@ -73,6 +73,9 @@ static int ms_nl_on_session(struct nl_msg *msg, void *arg)
 
 	if (genlmsg_parse(nlmsg_hdr(msg), 0, tb, MIGSEND_A_MAX, NULL))
 		return NL_SKIP;
+	/* More connections of the session before: not a session of its own. */
+	if (tb[MIGSEND_A_CONTINUED])
+		return NL_OK;
 	s.id = ms_u32(tb, MIGSEND_A_SESSION_ID);
 	s.pid = ms_u32(tb, MIGSEND_A_PID);
 	s.pass = ms_u64(tb, MIGSEND_A_PASS);
