@@ -338,7 +338,7 @@ int migsend_dirtylog_clear(struct migsend_dirtylog *d)
 /* One range from pagemap: 8 bytes per page, bit 55. */
 static int ms_dl_read_pagemap(struct migsend_dirtylog *d, const struct ms_dl_range *r)
 {
-	uint64_t done = 0, i, n, dirty = 0;
+	uint64_t done = 0, i, n;
 	ssize_t got;
 
 	while (done < r->npages) {
@@ -348,15 +348,11 @@ static int ms_dl_read_pagemap(struct migsend_dirtylog *d, const struct ms_dl_ran
 		if (got != (ssize_t)(n * sizeof(uint64_t)))
 			return ms_fail(got < 0 ? errno : EIO, "reading the pagemap of process %d",
 				       (int)d->pid);
-		for (i = 0; i < n; i++) {
-			if (!(d->entries[i] & MS_PM_SOFT_DIRTY))
-				continue;
-			ms_set_bits(d->bitmap, r->page + done + i, 1);
-			dirty++;
-		}
+		for (i = 0; i < n; i++)
+			if (d->entries[i] & MS_PM_SOFT_DIRTY)
+				ms_set_bits(d->bitmap, r->page + done + i, 1);
 		done += n;
 	}
-	d->last.dirty_pages += dirty;
 	return 0;
 }
 
@@ -384,7 +380,6 @@ static int ms_dl_read_scan(struct migsend_dirtylog *d, const struct ms_dl_range 
 			uint64_t count = (d->vec[i].end - d->vec[i].start) / MS_PAGE;
 
 			ms_set_bits(d->bitmap, r->page + first, count);
-			d->last.dirty_pages += count;
 		}
 		if (a.walk_end <= a.start)
 			return ms_fail(EIO, "PAGEMAP_SCAN of process %d made no progress",
@@ -406,10 +401,8 @@ int migsend_dirtylog_read(struct migsend_dirtylog *d, bool final, const uint64_t
 		const struct ms_dl_range *r = &d->ranges[i];
 
 		if (r->untracked) {
-			if (final) {
+			if (final)
 				ms_set_bits(d->bitmap, r->page, r->npages);
-				d->last.dirty_pages += r->npages;
-			}
 		} else if (d->method == MIGSEND_DIRTYLOG_SCAN) {
 			err = ms_dl_read_scan(d, r);
 		} else {
@@ -419,6 +412,8 @@ int migsend_dirtylog_read(struct migsend_dirtylog *d, bool final, const uint64_t
 	if (err)
 		return err;
 	d->last.read_ns = ms_dl_now_ns() - t0;
+	for (i = 0; i < (d->npages + 63) / 64; i++)
+		d->last.dirty_pages += __builtin_popcountll(d->bitmap[i]);
 	*bitmap = d->bitmap;
 	return 0;
 }
