@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "qemu_cli.h"
 
 static int cmd_version(int argc, char **argv)
 {
@@ -53,6 +54,7 @@ static void usage(FILE *f)
 		"  stats      show the live migsend sessions\n"
 		"  monitor    print the module's events\n"
 		"  version    show the module's interface version and limits\n"
+		"  qemu-resume  resume a QEMU guest a cut handover left paused\n"
 		"\n"
 		"Run 'migsend <command> --help' for a command's options.\n\n%s",
 		exit_codes_help);
@@ -66,6 +68,7 @@ int main(int argc, char **argv)
 	} cmds[] = {
 		{ "send", cmd_send }, { "recv", cmd_recv }, { "stats", cmd_stats },
 		{ "monitor", cmd_monitor }, { "version", cmd_version },
+		{ "qemu-resume", cmd_qemu_resume },
 	};
 	unsigned int i;
 

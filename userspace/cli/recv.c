@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "qemu_cli.h"
 
 /* ----- recv --------------------------------------------------------------- */
 
@@ -117,6 +118,8 @@ int cmd_recv(int argc, char **argv)
 	bool json = false;
 	int opt, err;
 
+	if (has_qemu_option(argc, argv))	/* into a QEMU: docs/QEMU.md */
+		return cmd_recv_qemu(argc, argv);
 	if (want_help(argc, argv)) {
 		printf("%s%s", recv_usage, exit_codes_help);
 		return EXIT_OK;

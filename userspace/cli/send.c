@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "qemu_cli.h"
 #include "sim.h"
 
 /* ----- send --------------------------------------------------------------- */
@@ -120,7 +121,9 @@ static const char send_usage[] =
 	"\n"
 	"Migrate a simulated guest to a 'migsend recv' destination with the kernel\n"
 	"engine: passes repeat until the next is estimated to fit the downtime\n"
-	"target, then the guest is paused and the final pass runs.\n"
+	"target, then the guest is paused and the final pass runs.  With\n"
+	"--qemu-qmp SOCKET, a running QEMU's guest instead: 'migsend send --qemu-qmp\n"
+	"SOCKET --help' and docs/QEMU.md.\n"
 	"\n"
 	"  --to HOST:PORT          destination (required)\n"
 	"  --conns auto|parallel|N data connections: N (1..128), or computed from the\n"
@@ -257,6 +260,8 @@ int cmd_send(int argc, char **argv)
 	bool progressing = false;
 	int err, code = EXIT_OK, fd;
 
+	if (has_qemu_option(argc, argv))	/* a QEMU guest: qemu_send.c */
+		return cmd_send_qemu(argc, argv);
 	if (want_help(argc, argv)) {
 		printf("%s%s", send_usage, exit_codes_help);
 		return EXIT_OK;

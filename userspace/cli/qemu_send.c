@@ -1,0 +1,597 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * migsend send --qemu-qmp SOCKET: migrate a running, unmodified QEMU guest
+ * (docs/QEMU.md).  migsend finds the guest's RAM over QMP, pre-copies it
+ * while the guest runs (the soft-dirty log of QEMU's mappings, taken with
+ * the vCPUs stopped around each read and clear), stops the guest, sends
+ * the final pass and QEMU's device state (QEMU's own migration stream with
+ * x-ignore-shared, through a pipe, in migsend's STATE), and hands over.
+ *
+ * Who runs the guest (docs/PROTOCOL.md, "Who runs the guest"):
+ * - until the guest is stopped, any failure (destination gone, Ctrl-C,
+ *   SIGTERM, a pass error) leaves it running here;
+ * - after the stop, the destination runs it only once this side sent DONE
+ *   back; until this side has sent it, the guest is resumed here on any
+ *   failure (the destination never runs it without that DONE);
+ * - once it is sent, this side never resumes the guest unless the
+ *   destination says it will not run it (ABORT); with no word at all (the
+ *   connection lost) both stay paused and this says how to resume.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "qemu_cli.h"
+#include "guest.h"
+#include "layout.h"
+#include "qmp.h"
+
+#define QS_RUNNING_MS	30000	/* the destination's RUNNING after our DONE */
+
+struct qs_args {
+	const char *qmp;
+	const char *host, *port;
+	enum migsend_engine engine;
+	struct conns_choice conns;
+	uint64_t max_bandwidth;
+	struct migsend_precopy_opts pc;
+	struct mq_guest_opts g;
+	bool json;
+	bool test_cut_handover;
+};
+
+enum qs_outcome {
+	QS_FAILED_RUNNING,	/* failed before the stop: the guest runs here */
+	QS_RESUMED,		/* failed after the stop: resumed here */
+	QS_RESUME_FAILED,	/* failed after the stop and could not resume */
+	QS_HANDED_OVER,		/* the destination runs it (RUNNING) */
+	QS_UNKNOWN,		/* DONE sent, no word back: both paused */
+};
+
+static const char *const qs_outcome_json[] = {
+	"source", "source", "paused", "destination", "unknown",
+};
+
+struct qs_ctx {
+	struct qs_args a;
+	struct mq_qmp *q;
+	struct mq_layout l;
+	struct mq_guest g;
+	struct migsend_session *s;
+	struct migsend_sender *snd;
+	char status[32];
+	unsigned int vcpus;
+	/* Passes, for --json. */
+	char passes_json[32768];
+	size_t json_len;
+	/* The handover. */
+	enum qs_outcome outcome;
+	uint64_t resumed_us;
+	char why[1024];
+};
+
+/* ----- signals: cancel until the handover is committed -------------------------- */
+
+static struct {
+	pthread_mutex_t lock;
+	struct migsend_sender *snd;
+	bool committed;
+	volatile sig_atomic_t cancel;
+} qs_sig = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+static void *qs_signal_thread(void *arg)
+{
+	sigset_t *set = arg;
+	int sig;
+
+	while (!sigwait(set, &sig)) {
+		pthread_mutex_lock(&qs_sig.lock);
+		if (!qs_sig.committed) {
+			qs_sig.cancel = 1;
+			if (qs_sig.snd)
+				migsend_sender_cancel(qs_sig.snd);
+			fprintf(stderr, "migsend: %s: cancelling the migration\n", strsignal(sig));
+		} else {
+			fprintf(stderr, "migsend: %s: the handover is under way, finishing it\n",
+				strsignal(sig));
+		}
+		pthread_mutex_unlock(&qs_sig.lock);
+	}
+	return NULL;
+}
+
+static void qs_signals_start(void)
+{
+	static sigset_t set;
+	pthread_t t;
+
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	if (!pthread_create(&t, NULL, qs_signal_thread, &set))
+		pthread_detach(t);
+}
+
+static void qs_set_sender(struct migsend_sender *snd)
+{
+	pthread_mutex_lock(&qs_sig.lock);
+	qs_sig.snd = snd;
+	pthread_mutex_unlock(&qs_sig.lock);
+}
+
+/* ----- options ---------------------------------------------------------------------- */
+
+static const char qs_usage[] =
+	"usage: migsend send --qemu-qmp SOCKET --to HOST:PORT [options]\n"
+	"\n"
+	"Migrate the guest of a running QEMU (docs/QEMU.md) to 'migsend recv\n"
+	"--qemu-qmp' on the destination.  The guest's RAM must be\n"
+	"memory-backend-file objects with share=on (/dev/shm or hugetlbfs);\n"
+	"migsend carries it, QEMU's own migration (x-ignore-shared) the devices.\n"
+	"\n"
+	"  --qemu-qmp SOCKET       the source QEMU's QMP socket, free for migsend\n"
+	"  --to HOST:PORT          destination (required)\n"
+	"  --conns auto|parallel|N data connections (default auto: from the link's\n"
+	"                          speed and the guest's vCPUs)\n"
+	"  --max-conns N           the most --conns auto|parallel picks (default 16)\n"
+	"  --max-bandwidth RATE    cap the migration (lifted for the final pass)\n"
+	"  --cap-final-pass        keep --max-bandwidth for the final pass too\n"
+	"  --engine E              kernel, user-copy, user-zc, user-sendfile, or auto\n"
+	"  --downtime-ms MS        downtime target (default 300)\n"
+	"  --max-passes N          passes before the final one is forced (default 30)\n"
+	"  --timeout S             give up converging after S seconds (default none)\n"
+	"  --timeout-strategy cancel|proceed\n"
+	"  --no-zero-skip          send zero pages as data\n"
+	"  --dirty-log auto|pagemap|scan\n"
+	"                          how to read the soft-dirty bits (default auto:\n"
+	"                          the PAGEMAP_SCAN ioctl where the kernel has it)\n"
+	"  --json                  one JSON object on stdout instead of text\n"
+	"\n"
+	"Test only (they break the migration on purpose):\n"
+	"  --test-drop-final-pages N  leave N dirty pages out of the final pass\n"
+	"  --test-cut-handover     cut the control connection instead of sending\n"
+	"                          the final DONE's answer wait: both sides stay paused\n"
+	"\n";
+
+static int qs_parse_log(const char *s, enum migsend_dirtylog_method *m)
+{
+	if (!strcmp(s, "auto"))
+		*m = MIGSEND_DIRTYLOG_AUTO;
+	else if (!strcmp(s, "pagemap"))
+		*m = MIGSEND_DIRTYLOG_PAGEMAP;
+	else if (!strcmp(s, "scan"))
+		*m = MIGSEND_DIRTYLOG_SCAN;
+	else
+		return -1;
+	return 0;
+}
+
+static int qs_parse(int argc, char **argv, struct qs_args *a)
+{
+	static const struct option opts[] = {
+		{ "qemu-qmp", required_argument, NULL, 'q' },
+		{ "to", required_argument, NULL, 't' },
+		{ "conns", required_argument, NULL, 'c' },
+		{ "max-conns", required_argument, NULL, 'C' },
+		{ "max-bandwidth", required_argument, NULL, 'B' },
+		{ "cap-final-pass", no_argument, NULL, 'F' },
+		{ "engine", required_argument, NULL, 'E' },
+		{ "downtime-ms", required_argument, NULL, 'd' },
+		{ "max-passes", required_argument, NULL, 'm' },
+		{ "timeout", required_argument, NULL, 'T' },
+		{ "timeout-strategy", required_argument, NULL, 'S' },
+		{ "no-zero-skip", no_argument, NULL, 'Z' },
+		{ "dirty-log", required_argument, NULL, 'L' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "test-drop-final-pages", required_argument, NULL, 'D' },
+		{ "test-cut-handover", no_argument, NULL, 'X' },
+		{ 0 }
+	};
+	static char to[256];
+	int opt;
+
+	conns_choice_init(&a->conns);
+	a->engine = MIGSEND_ENGINE_KERNEL;
+	a->pc.pass_flags = MIGSEND_PASS_SKIP_ZERO;
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'q': a->qmp = optarg; break;
+		case 't':
+			snprintf(to, sizeof(to), "%s", optarg);
+			if (split_addr(to, &a->host, &a->port) || !a->host)
+				return -1;
+			break;
+		case 'c': if (conns_choice_parse(&a->conns, optarg)) return -1; break;
+		case 'C':
+			a->conns.max_conns = strtoul(optarg, NULL, 0);
+			if (!a->conns.max_conns || a->conns.max_conns > MIGSEND_MAX_CONNS)
+				return -1;
+			break;
+		case 'B': if (migsend_parse_rate(optarg, &a->max_bandwidth)) return -1; break;
+		case 'F': a->pc.cap_final_pass = true; break;
+		case 'E': if (migsend_engine_parse(optarg, &a->engine)) return -1; break;
+		case 'd': a->pc.downtime_ms = strtoull(optarg, NULL, 0); break;
+		case 'm': a->pc.max_passes = strtoul(optarg, NULL, 0); break;
+		case 'T': a->pc.timeout_ms = strtoull(optarg, NULL, 0) * 1000; break;
+		case 'S':
+			if (!strcmp(optarg, "cancel"))
+				a->pc.timeout_strategy = MIGSEND_TIMEOUT_CANCEL;
+			else if (!strcmp(optarg, "proceed"))
+				a->pc.timeout_strategy = MIGSEND_TIMEOUT_PROCEED;
+			else
+				return -1;
+			break;
+		case 'Z': a->pc.pass_flags &= ~MIGSEND_PASS_SKIP_ZERO; break;
+		case 'L': if (qs_parse_log(optarg, &a->g.method)) return -1; break;
+		case 'j': a->json = true; break;
+		case 'D': a->g.test_drop_final_pages = strtoull(optarg, NULL, 0); break;
+		case 'X': a->test_cut_handover = true; break;
+		default: return -1;
+		}
+	}
+	return a->qmp && a->host && a->port && optind == argc ? 0 : -1;
+}
+
+/* ----- progress ------------------------------------------------------------------------- */
+
+static void qs_on_pass(void *arg, const struct migsend_precopy_report *r)
+{
+	struct qs_ctx *c = arg;
+	const struct migsend_pass_info *i = &r->info;
+	double secs = (r->acked_ns ? r->acked_ns : i->elapsed_ns) / 1e9;
+
+	if (!c->a.json)
+		printf("%s %" PRIu64 ": %" PRIu64 " dirty pages, %" PRIu64 " data, %" PRIu64
+		       " zero; %.1f MiB in %.3f s (%.1f MiB/s)\n",
+		       r->final ? "final pass" : "pass", i->pass, i->dirty_pages, i->data_pages,
+		       i->zero_pages, mib(i->wire_bytes), secs,
+		       secs > 0 ? mib(i->wire_bytes) / secs : 0.0);
+	if (c->json_len < sizeof(c->passes_json) - 256)
+		c->json_len += snprintf(c->passes_json + c->json_len,
+					sizeof(c->passes_json) - c->json_len,
+					"%s{\"pass\":%" PRIu64 ",\"final\":%s,\"dirty_pages\":%" PRIu64
+					",\"data_pages\":%" PRIu64 ",\"zero_pages\":%" PRIu64
+					",\"wire_bytes\":%" PRIu64 ",\"seconds\":%.6f}",
+					c->json_len ? "," : "", i->pass, r->final ? "true" : "false",
+					i->dirty_pages, i->data_pages, i->zero_pages, i->wire_bytes,
+					secs);
+}
+
+/* ----- set-up ------------------------------------------------------------------------------- */
+
+static unsigned int qs_vcpus(struct mq_qmp *q)
+{
+	json_object *ret;
+	unsigned int n;
+
+	if (mq_qmp_exec(q, "query-cpus-fast", NULL, -1, &ret))
+		return 1;
+	n = json_object_array_length(ret);
+	json_object_put(ret);
+	return n ? n : 1;
+}
+
+/* x-ignore-shared: QEMU's stream leaves the shared RAM to migsend. */
+int qemu_ignore_shared(struct mq_qmp *q)
+{
+	json_object *args = json_object_new_object(), *caps = json_object_new_array();
+	json_object *cap = json_object_new_object();
+
+	json_object_object_add(cap, "capability", json_object_new_string("x-ignore-shared"));
+	json_object_object_add(cap, "state", json_object_new_boolean(1));
+	json_object_array_add(caps, cap);
+	json_object_object_add(args, "capabilities", caps);
+	return mq_qmp_exec(q, "migrate-set-capabilities", args, -1, NULL);
+}
+
+static void qs_print_layout(const struct qs_ctx *c)
+{
+	unsigned int i;
+	int ma, mi, mc;
+
+	mq_qmp_version(c->q, &ma, &mi, &mc);
+	printf("QEMU %d.%d.%d (pid %d), guest %s, %u vCPUs, %.1f MiB of RAM:\n", ma, mi, mc,
+	       c->l.pid, c->status, c->vcpus, mib(mq_layout_bytes(&c->l)));
+	for (i = 0; i < c->l.nregions; i++) {
+		const struct mq_region *r = &c->l.r[i];
+		const struct mq_backend *b = &c->l.b[r->backend];
+
+		printf("  gpa %#" PRIx64 "-%#" PRIx64 ": %s (%s%s) bytes %#" PRIx64 "-%#" PRIx64 "\n",
+		       r->gpa, r->gpa + r->len - 1, b->id, b->mem_path,
+		       b->hugetlb ? ", hugetlbfs" : "", r->offset, r->offset + r->len - 1);
+	}
+	if (c->l.warnings[0])
+		printf("%s", c->l.warnings);
+}
+
+/* QMP, layout, engine, regions, guest, connections. */
+static int qs_setup(struct qs_ctx *c)
+{
+	struct migsend_sender_opts so = { .host = c->a.host, .port = c->a.port };
+	unsigned int i;
+	int err;
+
+	err = mq_qmp_open(c->a.qmp, 10000, &c->q);
+	if (!err)
+		err = mq_qmp_status(c->q, c->status, sizeof(c->status));
+	if (!err)
+		err = mq_layout_discover(c->q, &c->l);
+	if (!err)
+		err = qemu_ignore_shared(c->q);
+	if (err) {
+		fprintf(stderr, "migsend: %s\n", mq_error());
+		return EXIT_FAIL;
+	}
+	c->vcpus = qs_vcpus(c->q);
+	if (!c->a.json)
+		qs_print_layout(c);
+	err = conns_choose(&c->a.conns, c->a.host, c->vcpus);
+	if (err)
+		return fail_exit(err, 1);
+	so.nconns = c->a.conns.decision.nconns;
+	if (!c->a.json)
+		conns_print(&c->a.conns, stdout);
+	err = migsend_session_open_engine(&c->s, c->a.engine);
+	if (err)
+		return fail_exit(err, 0);
+	for (i = 0; !err && i < c->l.nregions; i++) {
+		const struct mq_region *r = &c->l.r[i];
+		const struct mq_backend *b = &c->l.b[r->backend];
+
+		err = migsend_add_region(c->s, b->fd, b->file_offset + r->offset, r->gpa, r->len);
+	}
+	if (err)
+		return fail_exit(err, 0);
+	c->a.g.cancel = &qs_sig.cancel;
+	err = mq_guest_init(&c->g, c->q, &c->l, c->status, &c->a.g);
+	if (err) {
+		fprintf(stderr, "migsend: %s\n", mq_error());
+		return EXIT_FAIL;
+	}
+	if (!c->a.json && c->g.log)
+		printf("dirty log: soft-dirty bits of QEMU's mappings, read with %s%s\n",
+		       migsend_dirtylog_method_name(migsend_dirtylog_method(c->g.log)),
+		       migsend_dirtylog_untracked(c->g.log) ?
+		       "; hugetlbfs RAM has no soft-dirty bits: all of it goes again in the final pass" : "");
+	err = migsend_set_max_bandwidth(c->s, c->a.max_bandwidth);
+	if (!err)
+		err = migsend_sender_connect(c->s, &so, &c->snd);
+	if (err)
+		return fail_exit(err, 1);
+	qs_set_sender(c->snd);
+	return EXIT_OK;
+}
+
+/* ----- the handover -------------------------------------------------------------------------- */
+
+void qemu_resume_hint(char *buf, unsigned long size, const char *socket)
+{
+	snprintf(buf, size, "migsend qemu-resume --qemu-qmp %s", socket);
+}
+
+/* The migration failed with the guest stopped here: the destination never runs it. */
+static void qs_resume_here(struct qs_ctx *c)
+{
+	if (!c->g.paused) {
+		c->outcome = QS_FAILED_RUNNING;
+		return;
+	}
+	if (mq_guest_resume(&c->g)) {
+		char hint[512];
+
+		qemu_resume_hint(hint, sizeof(hint), c->a.qmp);
+		c->outcome = QS_RESUME_FAILED;
+		snprintf(c->why, sizeof(c->why), "the guest could not be resumed here (%s): it is paused with its complete state on this side; the destination will not run it. Resume it with: %s",
+			 mq_error(), hint);
+		return;
+	}
+	c->outcome = QS_RESUMED;
+}
+
+/* DONE was sent: the destination may run the guest now.  Did it? */
+static void qs_await_running(struct qs_ctx *c)
+{
+	int ctl = migsend_sender_control_fd(c->snd), err;
+	char hint[512];
+
+	if (c->a.test_cut_handover)
+		shutdown(ctl, SHUT_RDWR);
+	err = migsend_handover_wait_running(ctl, QS_RUNNING_MS, &c->resumed_us);
+	if (!err) {
+		c->outcome = QS_HANDED_OVER;
+		return;
+	}
+	if (err == -ECONNABORTED) {
+		/* It said it will not run it: the guest is ours again. */
+		snprintf(c->why, sizeof(c->why), "%s", migsend_last_error());
+		qs_resume_here(c);
+		return;
+	}
+	qemu_resume_hint(hint, sizeof(hint), "DESTINATION-QMP-SOCKET");
+	c->outcome = QS_UNKNOWN;
+	snprintf(c->why, sizeof(c->why),
+		 "%s.  The destination has the complete state and was told to run the guest; whether it does is unknown, so the guest stays paused here (its complete state too).  If the destination QEMU runs it, quit this one.  If the destination is paused and stays so, resume it there with: %s; only if the destination QEMU is gone, resume it here with: migsend qemu-resume --qemu-qmp %s",
+		 migsend_last_error(), hint, c->a.qmp);
+}
+
+/* ----- results ------------------------------------------------------------------------------------ */
+
+static double qs_guest_downtime_ms(const struct qs_ctx *c)
+{
+	if (c->outcome != QS_HANDED_OVER || !c->resumed_us || !c->g.st.stop_us ||
+	    c->resumed_us < c->g.st.stop_us)
+		return -1;
+	return (c->resumed_us - c->g.st.stop_us) / 1e3;
+}
+
+static void qs_print_json(const struct qs_ctx *c, const struct migsend_precopy_result *r, int err)
+{
+	const struct mq_guest_stats *st = &c->g.st;
+	double dt = qs_guest_downtime_ms(c);
+
+	printf("{\"engine\":\"%s\",\"outcome\":\"%s\",\"passes\":[%s],\"downtime_ms\":%.3f",
+	       c->s ? migsend_engine_name(migsend_session_engine(c->s)) : "none",
+	       qs_outcome_json[c->outcome], c->passes_json, r->downtime_ns / 1e6);
+	if (dt >= 0)
+		printf(",\"guest_downtime_ms\":%.3f", dt);
+	else
+		printf(",\"guest_downtime_ms\":null");
+	printf(",\"total_seconds\":%.3f,\"wire_bytes\":%" PRIu64 ",\"timed_out\":%s"
+	       ",\"ram_bytes\":%" PRIu64 ",\"state_bytes\":%" PRIu64,
+	       r->total_ns / 1e9, r->wire_bytes, r->timed_out ? "true" : "false",
+	       mq_layout_bytes(&c->l), st->state_bytes);
+	printf(",\"dirty_log\":{\"method\":\"%s\",\"takes\":%u,\"pauses\":%u,"
+	       "\"pause_total_ms\":%.3f,\"pause_max_ms\":%.3f,\"read_max_ms\":%.3f,"
+	       "\"clear_max_ms\":%.3f}",
+	       c->g.log ? migsend_dirtylog_method_name(migsend_dirtylog_method(c->g.log)) : "none",
+	       st->takes, st->pauses, st->pause_total_ns / 1e6, st->pause_max_ns / 1e6,
+	       st->read_max_ns / 1e6, st->clear_max_ns / 1e6);
+	if (st->stop_us)
+		printf(",\"stop_us\":%" PRIu64, st->stop_us);
+	if (c->resumed_us)
+		printf(",\"resumed_us\":%" PRIu64, c->resumed_us);
+	if (c->a.g.test_drop_final_pages)
+		printf(",\"test_dropped_pages\":%" PRIu64, st->dropped_pages);
+	printf(",");
+	conns_json(&c->a.conns, stdout);
+	if (err || c->why[0]) {
+		json_object *w = json_object_new_string(c->why);
+
+		printf(",\"error\":%s", json_object_to_json_string(w));
+		json_object_put(w);
+	}
+	printf("}\n");
+}
+
+static void qs_print_text(const struct qs_ctx *c, const struct migsend_precopy_result *r)
+{
+	const struct mq_guest_stats *st = &c->g.st;
+	double dt = qs_guest_downtime_ms(c);
+
+	printf("migrated %.1f MiB of guest RAM in %" PRIu64 " passes, %.1f MiB on the wire, %.3f s; device state %.1f KiB\n",
+	       mib(mq_layout_bytes(&c->l)), r->passes, mib(r->wire_bytes), r->total_ns / 1e9,
+	       st->state_bytes / 1024.0);
+	if (st->pauses)
+		printf("dirty log: %u takes with the vCPUs stopped, %.1f ms each on average, %.1f ms at most (read %.1f ms, clear %.1f ms at most)\n",
+		       st->pauses, st->pause_total_ns / 1e6 / st->pauses, st->pause_max_ns / 1e6,
+		       st->read_max_ns / 1e6, st->clear_max_ns / 1e6);
+	printf("downtime: %.1f ms to the destination's DONE", r->downtime_ns / 1e6);
+	if (dt >= 0)
+		printf("; %.1f ms as the guest saw it (STOP here to RESUME there, by the two QEMUs' clocks)",
+		       dt);
+	printf("\n");
+	if (c->a.g.test_drop_final_pages)
+		printf("test: %" PRIu64 " pages left out of the final pass\n", st->dropped_pages);
+	if (c->g.was_running)
+		printf("the guest runs on the destination; this QEMU is paused (postmigrate): quit it\n");
+	else
+		printf("the guest is the destination's, paused as it was here; this QEMU is paused (postmigrate): quit it\n");
+}
+
+static int qs_exit_code(int err)
+{
+	switch (-err) {
+	case ETIMEDOUT: return EXIT_TIMEOUT;
+	case ECONNABORTED: case ECONNRESET: case EPIPE: return EXIT_LOST;
+	default: return EXIT_FAIL;
+	}
+}
+
+/* Exit status and the last words, once the outcome is known. */
+static int qs_report(struct qs_ctx *c, const struct migsend_precopy_result *r, int err)
+{
+	if (c->a.json)
+		qs_print_json(c, r, err);
+	switch (c->outcome) {
+	case QS_HANDED_OVER:
+		if (!c->a.json)
+			qs_print_text(c, r);
+		return EXIT_OK;
+	case QS_FAILED_RUNNING:
+		fprintf(stderr, "migsend: %s\nmigsend: the guest keeps running on the source\n", c->why);
+		return qs_exit_code(err);
+	case QS_RESUMED:
+		fprintf(stderr, "migsend: %s\nmigsend: the guest was stopped for the handover and runs on the source again\n",
+			c->why);
+		return EXIT_LOST;
+	default:
+		fprintf(stderr, "migsend: %s\n", c->why);
+		return EXIT_LOST;
+	}
+}
+
+static void qs_cleanup(struct qs_ctx *c)
+{
+	qs_set_sender(NULL);
+	migsend_sender_close(c->snd);
+	mq_guest_fini(&c->g);
+	migsend_session_close(c->s);
+	mq_layout_close(&c->l);
+	mq_qmp_close(c->q);
+}
+
+/* The pre-copy loop, then the handover or the way back. */
+static int qs_migrate(struct qs_ctx *c)
+{
+	struct migsend_precopy_result r = { 0 };
+	struct migsend_guest guest;
+	int err;
+
+	mq_guest_bind(&c->g, &guest);
+	c->a.pc.on_pass = qs_on_pass;
+	c->a.pc.ctx = c;
+	err = migsend_precopy_run(c->snd, &guest, &c->a.pc, &r);
+	if (err) {
+		/* Our DONE was not sent: the destination will never run the guest. */
+		const char *why = c->g.err ? c->g.errmsg : migsend_last_error();
+
+		snprintf(c->why, sizeof(c->why), "%s", why);
+		migsend_sender_abort(c->snd, -err, why);
+		qs_resume_here(c);
+	} else {
+		pthread_mutex_lock(&qs_sig.lock);
+		qs_sig.committed = true;
+		pthread_mutex_unlock(&qs_sig.lock);
+		qs_await_running(c);
+	}
+	return qs_report(c, &r, err);
+}
+
+int cmd_send_qemu(int argc, char **argv)
+{
+	struct qs_ctx *c;
+	int code;
+
+	if (want_help(argc, argv)) {
+		printf("%s%s", qs_usage, exit_codes_help);
+		return EXIT_OK;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return EXIT_FAIL;
+	if (qs_parse(argc, argv, &c->a)) {
+		fprintf(stderr, "%s", qs_usage);
+		free(c);
+		return EXIT_USAGE;
+	}
+	qs_signals_start();
+	code = qs_setup(c);
+	if (code == EXIT_OK)
+		code = qs_migrate(c);
+	else
+		fprintf(stderr, "migsend: nothing was changed: the guest keeps running on the source\n");
+	qs_cleanup(c);
+	free(c);
+	return code;
+}
