@@ -55,7 +55,7 @@
 #define MS_REASON_GRACE_MS	1000	/* a data connection closed: wait for the reason */
 #define MS_STATE_CHUNK		(1U << 20)
 
-/* Test-only (MIGSEND_TEST_ACKS, docs/TESTING.md): when ACKs are sent. */
+/* Test-only (MIGSEND_TEST_ACKS, docs/PROTOCOL.md): when ACKs are sent. */
 enum ms_ack_mode {
 	MS_ACK_PROGRESS,	/* after each barrier, every 8 MiB (the default) */
 	MS_ACK_BARRIER,		/* only after each barrier (and on F_ACK) */
