@@ -34,7 +34,7 @@ for e in $engines; do
 		kill -INT $ppid
 		wait $ppid
 		echo "PROFILE-BEGIN engine=$e conns=$c"
-		"$PERF" report -i perf.data --stdio --no-children --sort comm,sym \
+		"$PERF" report -i perf.data --stdio --no-children --sort comm,dso,sym \
 			--percent-limit 0.7 -g none 2>/dev/null | grep -v '^#' | grep -v '^$' | head -45
 		echo "PROFILE-END"
 	done
