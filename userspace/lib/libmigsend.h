@@ -146,6 +146,44 @@ int migsend_route_link(const char *host, struct migsend_link *link);
 /* "40M", "40MB/s", "320Mbit/s", "1G": bytes per second (K, M, G are 10^3..). */
 int migsend_parse_rate(const char *s, uint64_t *bytes_per_sec);
 
+/* ----- TLS ------------------------------------------------------------ */
+
+/*
+ * TLS 1.3 on the control connection and on every data connection (see
+ * docs/SECURITY.md): the handshake in the library (GnuTLS), the records in
+ * the kernel (kTLS), so no engine copies guest memory for it except
+ * user-copy, which encrypts in userspace as QEMU and Cloud Hypervisor do.
+ */
+struct migsend_tls_opts {
+	/*
+	 * X.509 in QEMU's layout (tls-creds-x509 dir=): ca-cert.pem, optional
+	 * ca-crl.pem, and server-cert.pem + server-key.pem (destination) or
+	 * client-cert.pem + client-key.pem (source).  Each side authenticates
+	 * the other.
+	 */
+	const char *creds_dir;
+	/*
+	 * Or a pre-shared key file of "identity:hexkey" lines (QEMU's
+	 * keys.psk): the source uses the first line, the destination all.
+	 */
+	const char *psk_file;
+	/*
+	 * The peer's identity.  Source: the name the destination's
+	 * certificate must carry (NULL: the host it connects to).
+	 * Destination: the source's certificate DN (a glob when it holds
+	 * '='), or a host name in that certificate, or the source's PSK
+	 * identity (NULL: any certificate the CA signed, any identity in the
+	 * key file).
+	 */
+	const char *peer_name;
+	/*
+	 * A GnuTLS priority string; NULL: TLS 1.3 with AES-128-GCM,
+	 * AES-256-GCM or ChaCha20-Poly1305, ChaCha20 first on a CPU without
+	 * AES instructions.  Only ciphers the kernel's TLS has can be used.
+	 */
+	const char *priority;
+};
+
 /* ----- the source: connections, passes, completion -------------------- */
 
 struct migsend_sender;
