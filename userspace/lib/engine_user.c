@@ -16,6 +16,13 @@
  *  user-sendfile  the strongest plain-userspace path: zero check on the
  *                 mapping, sendfile() from the memfd for non-zero runs.
  *
+ * With TLS (docs/SECURITY.md) each models its sender too: user-copy
+ * encrypts in userspace with GnuTLS, as QEMU and Cloud Hypervisor do with
+ * their TLS channels (gnutls_record_send() from the mapping, 16 KiB records,
+ * a copy per record); user-zc and user-sendfile send over kernel TLS
+ * sockets, where MSG_ZEROCOPY does not exist (encrypting is the copy), so
+ * user-zc's batches go out with a plain sendmsg(); sendfile() works as is.
+ *
  * Work is shared as in the kernel: one cursor over the bitmap, spans taken
  * by whichever thread is idle, an END per connection closing the pass.
  * Reading a hole through a shared mapping allocates it: these engines do,
@@ -42,6 +49,7 @@
 #include "ms_walk.h"
 #include "ms_wire.h"
 #include "ms_zero.h"
+#include "tls.h"
 
 #if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "the walker reads the little-endian dirty bitmap in place"
@@ -71,6 +79,8 @@ struct ms_uconn {
 	struct ms_user *u;
 	unsigned int index;
 	int fd;
+	struct ms_tls_user *tls;	/* sending through GnuTLS (user-copy), or NULL */
+	bool zerocopy;			/* user-zc on a plaintext socket */
 	pthread_t thread;
 	/* the pending record */
 	uint8_t type;
@@ -242,9 +252,14 @@ static int ms_user_add_socket(struct migsend_session *s, int fd)
 	c->u = u;
 	c->index = u->nconns;
 	c->fd = fd;
+	c->tls = ms_tls_user_of(fd);
+	if (c->tls && s->engine != MIGSEND_ENGINE_USER_COPY)
+		return ms_fail(EINVAL, "the %s engine sends over kernel TLS, not through GnuTLS",
+			       migsend_engine_name(s->engine));
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	if (s->engine == MIGSEND_ENGINE_USER_ZC) {
-		if (setsockopt(fd, SOL_SOCKET, SO_ZEROCOPY, &one, sizeof(one)))
+		c->zerocopy = !ms_tls_ktls_tx(fd);
+		if (c->zerocopy && setsockopt(fd, SOL_SOCKET, SO_ZEROCOPY, &one, sizeof(one)))
 			return ms_fail(errno, "enabling MSG_ZEROCOPY");
 		c->hdrs = calloc(MS_ZC_RING * (MS_ZC_BATCH_PAGES + 2), MS_HDR);
 		if (!c->hdrs)
@@ -272,6 +287,37 @@ static int ms_may_wait(struct ms_uconn *c, uint64_t progress_ns)
 
 static int ms_zc_reap(struct ms_uconn *c, uint64_t want);
 
+/*
+ * user-copy with TLS: each piece through GnuTLS, which encrypts it into
+ * records of its own; the 100 ms send timeout as below.
+ */
+static int ms_tls_writev_all(struct ms_uconn *c, const struct iovec *iov, int n)
+{
+	uint64_t progress = ms_now_ns();
+	const uint8_t *p;
+	size_t len;
+	ssize_t got;
+	int i, err;
+
+	for (i = 0; i < n; i++) {
+		for (p = iov[i].iov_base, len = iov[i].iov_len; len; p += got, len -= got) {
+			got = ms_tls_user_send(c->tls, p, len);
+			if (got == -EAGAIN) {
+				err = ms_may_wait(c, progress);
+				if (err)
+					return err;
+				got = 0;
+				continue;
+			}
+			if (got < 0)
+				return got;
+			c->wire_bytes += got;
+			progress = ms_now_ns();
+		}
+	}
+	return 0;
+}
+
 /* writev() everything, through the 100 ms send timeout. */
 static int ms_writev_all(struct ms_uconn *c, struct iovec *iov, int n, int flags)
 {
@@ -280,6 +326,10 @@ static int ms_writev_all(struct ms_uconn *c, struct iovec *iov, int n, int flags
 	ssize_t got;
 	int err;
 
+	if (c->tls)
+		return ms_tls_writev_all(c, iov, n);
+	if (!c->zerocopy)
+		flags &= ~MSG_ZEROCOPY;
 	while (msg.msg_iovlen) {
 		got = sendmsg(c->fd, &msg, flags | MSG_NOSIGNAL);
 		if (got < 0) {
