@@ -23,6 +23,7 @@
 #include <linux/uaccess.h>
 
 #include "migsend.h"
+#include "trace.h"
 
 void ms_pass_init(struct ms_pass *p)
 {
@@ -176,6 +177,8 @@ int ms_pass_start(struct ms_session *s, const struct migsend_pass *a)
 	s->pass_started = true;
 	spin_unlock(&s->state_lock);
 
+	trace_migsend_pass_start(s->id, p->number, p->gpa, p->npages, p->flags,
+				 s->nconns, p->timeout_ms);
 	/* Publish the pass to the connection threads. */
 	smp_store_release(&s->pass_gen, s->pass_gen + 1);
 	wake_up_all(&s->work_wq);
@@ -211,6 +214,18 @@ static void ms_counters_add(struct migsend_counters *t, struct ms_pass *p)
 	t->elapsed_ns += p->elapsed_ns;
 }
 
+static void ms_trace_pass_done(struct ms_session *s)
+{
+	struct migsend_counters c = {};
+	struct ms_pass *p = &s->pass;
+
+	if (!trace_migsend_pass_done_enabled())
+		return;
+	ms_counters_add(&c, p);
+	trace_migsend_pass_done(s->id, p->number, READ_ONCE(p->state),
+				-atomic_read(&p->error), &c);
+}
+
 /* Called by each connection thread when its share of the pass is done. */
 void ms_pass_conn_done(struct ms_session *s)
 {
@@ -237,6 +252,7 @@ void ms_pass_conn_done(struct ms_session *s)
 		WRITE_ONCE(p->state, MIGSEND_STATE_FAILED);
 	spin_unlock(&s->state_lock);
 	kvfree(bits);
+	ms_trace_pass_done(s);
 	wake_up_all(&s->done_wq);
 	ms_nl_event_pass_done(s);
 }

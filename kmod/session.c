@@ -20,6 +20,7 @@
 
 #include "migsend.h"
 #include "ms_range.h"
+#include "trace.h"
 
 static DEFINE_MUTEX(ms_global_lock);
 static LIST_HEAD(ms_all_conns);
@@ -53,6 +54,7 @@ struct ms_session *ms_session_create(void)
 	s->serial = ++ms_session_serial;
 	list_add_tail(&s->global_node, &ms_all_sessions);
 	mutex_unlock(&ms_global_lock);
+	trace_migsend_session_open(s->id, s->pid);
 	return s;
 }
 
@@ -87,6 +89,7 @@ void ms_session_destroy(struct ms_session *s)
 	ms_pass_cancel(s, -ECANCELED);
 	for (i = 0; i < s->nconns; i++)
 		ms_conn_destroy(s->conns[i]);
+	trace_migsend_session_close(s->id, s->pid, s->pass.number, &s->total);
 	for (i = 0; i < s->nregions; i++)
 		fput(s->regions[i].file);
 	kfree(s->regions);

@@ -30,6 +30,7 @@
 #include "migsend.h"
 #include "ms_wire.h"
 #include "ms_zero.h"
+#include "trace.h"
 
 #define MS_HDR_LEN	sizeof(struct migsend_wire_hdr)
 #define MS_END_LEN	(MS_HDR_LEN + sizeof(struct migsend_wire_end))
@@ -160,6 +161,8 @@ static void ms_conn_break(struct ms_conn *c, int error)
 {
 	WRITE_ONCE(c->error, error);
 	WRITE_ONCE(c->failed, true);
+	trace_migsend_conn_dead(c->s->id, c->idx, c->s->pass.number, -error,
+				c->wire_bytes, c->records);
 	kernel_sock_shutdown(c->sock, SHUT_WR);
 	ms_nl_event_conn_dead(c);
 }
@@ -454,6 +457,21 @@ static int ms_send_end(struct ms_conn *c)
 	return ms_tx_flush(c, false);
 }
 
+/* The span is handed to the socket: trace it when someone listens. */
+static void ms_trace_span(struct ms_conn *c, const struct ms_span *sp,
+			  u64 t0, u64 bytes0, int err)
+{
+	const struct ms_pass *p = &c->s->pass;
+
+	if (!trace_migsend_span_sent_enabled() || !t0)
+		return;
+	trace_migsend_span_sent(c->s->id, c->idx, p->number,
+				p->gpa + (sp->start << PAGE_SHIFT),
+				sp->end - sp->start, sp->dirty,
+				c->cur.bytes - bytes0, ktime_get_ns() - t0,
+				-err);
+}
+
 static void ms_conn_run_pass(struct ms_conn *c)
 {
 	struct ms_pass *p = &c->s->pass;
@@ -466,10 +484,15 @@ static void ms_conn_run_pass(struct ms_conn *c)
 	c->pending.type = 0;
 	c->last_region = NULL;
 	while (!READ_ONCE(p->abort)) {
+		u64 span_t0 = 0, bytes0 = c->cur.bytes;
+
 		if (ms_pass_take_span(p, &span))
 			break;
+		if (trace_migsend_span_sent_enabled())
+			span_t0 = ktime_get_ns();
 		err = ms_send_span(c, &span);
 		ms_conn_push_counts(c);
+		ms_trace_span(c, &span, span_t0, bytes0, err);
 		if (err)
 			break;
 	}
