@@ -95,6 +95,13 @@ stage_host() {
 		tests/tap-count.sh host)"
 }
 
+# Tests of the project's own scripts (tests/scripts/*_test.sh, TAP).
+stage_scripts() {
+	local t
+	counted "$(for t in tests/scripts/*_test.sh; do "$t"; done 2>&1 |
+		tee "$logs/script-tests.log" | tests/tap-count.sh scripts)"
+}
+
 stage_vm() { # stage_vm KVER
 	local k=$1 log=$logs/vm-$k.log
 	if ! tests/vm/run.sh "$k" vm_suite.sh "$log"; then
@@ -107,6 +114,7 @@ stage_vm() { # stage_vm KVER
 timed "build" stage_build
 timed "checkpatch+sparse" stage_static
 timed "host tests" stage_host
+timed "script tests" stage_scripts
 for k in $kvers; do
 	timed "vm suite $k" stage_vm "$k"
 done
