@@ -13,6 +13,9 @@
 #   make fuzz, make soak   the long ioctl/netlink fuzz and the 1000-migration soak
 #   make soak-debug the soak on the debug kernel, then a kmemleak scan
 #   make install    libmigsend, its header and pkg-config file, the CLI
+#   make deb        Debian packages: migsend-dkms, libmigsend1, libmigsend-dev,
+#                   migsend (build/deb)
+#   make dkms       the module built and installed with DKMS (build/dkms)
 #
 # The kernel module's own build is kbuild: Kbuild at the top lets
 # `make -C <kernel build dir> M=$PWD` build kmod/migsend.ko (as DKMS does).
@@ -87,6 +90,15 @@ soak-debug: deps
 	$(MAKE) --no-print-directory all
 	SOAK_COUNT=$${SOAK_COUNT:-1000} MIGSEND_DEBUG=1 scripts/run-long.sh soak
 
+# Debian packages (debhelper, dh-dkms) into build/deb, lintian-checked;
+# the module through DKMS (add, build, install in a private tree) for each
+# kernel, into build/dkms.
+deb: deps
+	scripts/build-deb.sh
+
+dkms: deps
+	scripts/dkms-build.sh --install
+
 install: userspace
 	$(MAKE) -C userspace install
 
@@ -95,4 +107,4 @@ clean:
 		build/userspace build/logs build/*/initramfs.*
 
 .PHONY: all deps ksrc modules userspace tests check check-stages demo \
-	demo-run bench bench-quick profile check-debug fuzz soak soak-debug install clean
+	demo-run bench bench-quick profile check-debug fuzz soak soak-debug install clean deb dkms
