@@ -1285,7 +1285,8 @@ static int ms_rx_vmm_ready(struct ms_rx *rx)
 		return 0;
 	ms_rx_fail(rx, err < 0 ? -err : err, "%s",
 		   why[0] ? why : "the destination's VMM refused the migration");
-	return ms_fail(rx->error, "%s", rx->errmsg);
+	ms_fail(0, "%s", rx->errmsg);
+	return -rx->error;
 }
 
 /*

@@ -583,6 +583,11 @@ int migsend_sender_complete(struct migsend_sender *snd, uint64_t last_pass,
 	 * The handover (docs/PROTOCOL.md): the destination succeeds only on
 	 * this DONE, so both sides report the same outcome.
 	 */
+	if (getenv("MIGSEND_TEST_LOSE_DONE")) {
+		/* Test only: this DONE counts as sent and is lost on the way. */
+		shutdown(snd->ctl, SHUT_RDWR);
+		return 0;
+	}
 	if (ms_ctl_send(snd->ctl, MIGSEND_CTL_DONE, NULL, 0))
 		return ms_fail(ENOTCONN, "the destination has all of pass %llu, but the confirmation of its DONE could not be sent: it will not run the guest on its own",
 			       (unsigned long long)last_pass);
