@@ -45,7 +45,8 @@ struct qs_args {
 	struct migsend_precopy_opts pc;
 	struct mq_guest_opts g;
 	bool json;
-	bool test_cut_handover;
+	/* Test only: the handover cut before (0: no cut) ... */
+	enum { QS_CUT_NONE, QS_CUT_DONE_LOST, QS_CUT_AFTER_DONE } test_cut;
 };
 
 enum qs_outcome {
@@ -158,9 +159,13 @@ static const char qs_usage[] =
 	"  --json                  one JSON object on stdout instead of text\n"
 	"\n"
 	"Test only (they break the migration on purpose):\n"
-	"  --test-drop-final-pages N  leave N dirty pages out of the final pass\n"
-	"  --test-cut-handover     cut the control connection instead of sending\n"
-	"                          the final DONE's answer wait: both sides stay paused\n"
+	"  --test-drop-final-pages N  leave the N highest dirty pages out of the\n"
+	"                          final pass: the destination guest must notice\n"
+	"  --test-cut-handover done-lost|after-done\n"
+	"                          cut the control connection as if this side's DONE\n"
+	"                          were lost on the way (both sides stay paused), or\n"
+	"                          right after it (the destination runs the guest,\n"
+	"                          this side cannot know)\n"
 	"\n";
 
 static int qs_parse_log(const char *s, enum migsend_dirtylog_method *m)
@@ -194,7 +199,7 @@ static int qs_parse(int argc, char **argv, struct qs_args *a)
 		{ "dirty-log", required_argument, NULL, 'L' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "test-drop-final-pages", required_argument, NULL, 'D' },
-		{ "test-cut-handover", no_argument, NULL, 'X' },
+		{ "test-cut-handover", required_argument, NULL, 'X' },
 		{ 0 }
 	};
 	static char to[256];
@@ -236,7 +241,14 @@ static int qs_parse(int argc, char **argv, struct qs_args *a)
 		case 'L': if (qs_parse_log(optarg, &a->g.method)) return -1; break;
 		case 'j': a->json = true; break;
 		case 'D': a->g.test_drop_final_pages = strtoull(optarg, NULL, 0); break;
-		case 'X': a->test_cut_handover = true; break;
+		case 'X':
+			if (!strcmp(optarg, "done-lost"))
+				a->test_cut = QS_CUT_DONE_LOST;
+			else if (!strcmp(optarg, "after-done"))
+				a->test_cut = QS_CUT_AFTER_DONE;
+			else
+				return -1;
+			break;
 		default: return -1;
 		}
 	}
@@ -315,6 +327,16 @@ static void qs_print_layout(const struct qs_ctx *c)
 		printf("%s", c->l.warnings);
 }
 
+/* Nothing was changed: keep the reason (fail_exit() printed the library's). */
+static int qs_setup_failed(struct qs_ctx *c, int code, const char *why)
+{
+	snprintf(c->why, sizeof(c->why), "%s", why);
+	if (code == EXIT_FAIL && why == mq_error())
+		fprintf(stderr, "migsend: %s\n", why);
+	c->outcome = QS_FAILED_RUNNING;
+	return code;
+}
+
 /* QMP, layout, engine, regions, guest, connections. */
 static int qs_setup(struct qs_ctx *c)
 {
@@ -329,22 +351,20 @@ static int qs_setup(struct qs_ctx *c)
 		err = mq_layout_discover(c->q, &c->l);
 	if (!err)
 		err = qemu_ignore_shared(c->q);
-	if (err) {
-		fprintf(stderr, "migsend: %s\n", mq_error());
-		return EXIT_FAIL;
-	}
+	if (err)
+		return qs_setup_failed(c, EXIT_FAIL, mq_error());
 	c->vcpus = qs_vcpus(c->q);
 	if (!c->a.json)
 		qs_print_layout(c);
 	err = conns_choose(&c->a.conns, c->a.host, c->vcpus);
 	if (err)
-		return fail_exit(err, 1);
+		return qs_setup_failed(c, fail_exit(err, 1), migsend_last_error());
 	so.nconns = c->a.conns.decision.nconns;
 	if (!c->a.json)
 		conns_print(&c->a.conns, stdout);
 	err = migsend_session_open_engine(&c->s, c->a.engine);
 	if (err)
-		return fail_exit(err, 0);
+		return qs_setup_failed(c, fail_exit(err, 0), migsend_last_error());
 	for (i = 0; !err && i < c->l.nregions; i++) {
 		const struct mq_region *r = &c->l.r[i];
 		const struct mq_backend *b = &c->l.b[r->backend];
@@ -352,13 +372,11 @@ static int qs_setup(struct qs_ctx *c)
 		err = migsend_add_region(c->s, b->fd, b->file_offset + r->offset, r->gpa, r->len);
 	}
 	if (err)
-		return fail_exit(err, 0);
+		return qs_setup_failed(c, fail_exit(err, 0), migsend_last_error());
 	c->a.g.cancel = &qs_sig.cancel;
 	err = mq_guest_init(&c->g, c->q, &c->l, c->status, &c->a.g);
-	if (err) {
-		fprintf(stderr, "migsend: %s\n", mq_error());
-		return EXIT_FAIL;
-	}
+	if (err)
+		return qs_setup_failed(c, EXIT_FAIL, mq_error());
 	if (!c->a.json && c->g.log)
 		printf("dirty log: soft-dirty bits of QEMU's mappings, read with %s%s\n",
 		       migsend_dirtylog_method_name(migsend_dirtylog_method(c->g.log)),
@@ -368,7 +386,7 @@ static int qs_setup(struct qs_ctx *c)
 	if (!err)
 		err = migsend_sender_connect(c->s, &so, &c->snd);
 	if (err)
-		return fail_exit(err, 1);
+		return qs_setup_failed(c, fail_exit(err, 1), migsend_last_error());
 	qs_set_sender(c->snd);
 	return EXIT_OK;
 }
@@ -405,7 +423,7 @@ static void qs_await_running(struct qs_ctx *c)
 	int ctl = migsend_sender_control_fd(c->snd), err;
 	char hint[512];
 
-	if (c->a.test_cut_handover)
+	if (c->a.test_cut == QS_CUT_AFTER_DONE)
 		shutdown(ctl, SHUT_RDWR);
 	err = migsend_handover_wait_running(ctl, QS_RUNNING_MS, &c->resumed_us);
 	if (!err) {
@@ -472,6 +490,15 @@ static void qs_print_json(const struct qs_ctx *c, const struct migsend_precopy_r
 		json_object_put(w);
 	}
 	printf("}\n");
+}
+
+static void qs_print_setup_json(const struct qs_ctx *c)
+{
+	json_object *w = json_object_new_string(c->why);
+
+	printf("{\"outcome\":\"source\",\"passes\":[],\"error\":%s}\n",
+	       json_object_to_json_string(w));
+	json_object_put(w);
 }
 
 static void qs_print_text(const struct qs_ctx *c, const struct migsend_precopy_result *r)
@@ -549,6 +576,8 @@ static int qs_migrate(struct qs_ctx *c)
 	int err;
 
 	mq_guest_bind(&c->g, &guest);
+	if (c->a.test_cut == QS_CUT_DONE_LOST)
+		setenv("MIGSEND_TEST_LOSE_DONE", "1", 1);	/* read by the sender */
 	c->a.pc.on_pass = qs_on_pass;
 	c->a.pc.ctx = c;
 	err = migsend_precopy_run(c->snd, &guest, &c->a.pc, &r);
@@ -587,10 +616,13 @@ int cmd_send_qemu(int argc, char **argv)
 	}
 	qs_signals_start();
 	code = qs_setup(c);
-	if (code == EXIT_OK)
+	if (code == EXIT_OK) {
 		code = qs_migrate(c);
-	else
+	} else {
 		fprintf(stderr, "migsend: nothing was changed: the guest keeps running on the source\n");
+		if (c->a.json)
+			qs_print_setup_json(c);
+	}
 	qs_cleanup(c);
 	free(c);
 	return code;

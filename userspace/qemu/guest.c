@@ -90,12 +90,15 @@ static int mq_take_stopped(struct mq_guest *g, const uint64_t **bitmap)
 	return err ? err : cerr;
 }
 
-/* Test only: clear the first N dirty bits of the final log. */
+/*
+ * Test only: clear the last N dirty bits of the final log, the highest
+ * guest-physical pages (guest data rather than the guest's own code).
+ */
 static void mq_drop_final(struct mq_guest *g, uint64_t *bm)
 {
 	uint64_t i, left = g->o.test_drop_final_pages;
 
-	for (i = 0; left && i < g->npages; i++) {
+	for (i = g->npages; left && i-- > 0;) {
 		uint64_t bit = htole64(1ULL << (i % 64));
 
 		if (bm[i / 64] & bit) {

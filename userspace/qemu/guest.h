@@ -20,7 +20,7 @@
 
 struct mq_guest_opts {
 	enum migsend_dirtylog_method method;
-	/* Test only: leave this many pages out of the final pass. */
+	/* Test only: leave the highest this many dirty pages out of the final pass. */
 	uint64_t test_drop_final_pages;
 	/* Set (by a signal handler's thread) to give up before the final pause. */
 	volatile sig_atomic_t *cancel;

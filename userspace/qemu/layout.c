@@ -138,15 +138,13 @@ static int mq_add_region(struct mq_layout *l, unsigned int b, uint64_t offset,
 static int mq_mt_container(const char *mtree, struct mq_layout *l, const struct mq_mt_line *a)
 {
 	char header[300], line[1024];
+	unsigned int before = l->nregions;
 	const char *p;
 	struct mq_mt_line m;
 	int b, err;
 
 	snprintf(header, sizeof(header), "memory-region: %s", a->target);
 	p = mq_mt_section(mtree, header);
-	if (!p)
-		return mq_fail(EINVAL, "guest RAM alias %s points into %s, which is neither a memory backend nor a region QEMU describes",
-			       a->name, a->target);
 	while (mq_mt_next(&p, line, sizeof(line))) {
 		uint64_t lo, hi;
 
@@ -161,6 +159,9 @@ static int mq_mt_container(const char *mtree, struct mq_layout *l, const struct 
 		if (err)
 			return err;
 	}
+	if (l->nregions == before)
+		return mq_fail(EINVAL, "guest RAM (%s, into %s) is not in a memory backend: give it one with -object memory-backend-file,...,share=on and -machine memory-backend= or -numa node,memdev=",
+			       a->name, a->target);
 	return 0;
 }
 
