@@ -65,6 +65,11 @@ bench-quick: deps
 	$(MAKE) --no-print-directory all
 	scripts/bench.sh quick
 
+# The sparse guest at 1, 4 and 16 GiB: cost against guest size.
+bench-scale: deps
+	$(MAKE) --no-print-directory all
+	scripts/bench.sh scale
+
 # Where the time of a full pass goes: perf in the VM (docs/BENCHMARKS.md).
 profile: deps
 	$(MAKE) --no-print-directory all
@@ -107,4 +112,4 @@ clean:
 		build/userspace build/logs build/*/initramfs.*
 
 .PHONY: all deps ksrc modules userspace tests check check-stages demo \
-	demo-run bench bench-quick profile check-debug fuzz soak soak-debug install clean deb dkms
+	demo-run bench bench-quick bench-scale profile check-debug fuzz soak soak-debug install clean deb dkms

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make bench` (full) and `make bench-quick`: the engines side by side in
 # one VM boot, and the host microbenchmarks.
-#   scripts/bench.sh quick|full
+#   scripts/bench.sh quick|scale|full
 # The VM runs the newest supported kernel unless KVER names one.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -20,8 +20,8 @@ BENCH_MODE=$mode MIGSEND_VM_MEM=${MIGSEND_VM_MEM:-4G} \
 	tests/vm/run.sh "$kver" bench.sh "$log"
 grep -aE '^(migsend_bench|bench receiver)' "$log" >&2 || true
 tests/vm/check-log.sh "$log" bench | grep -v '^RESULT' >&2 || true
-if [ "$mode" = quick ]; then
-	python3 scripts/bench_report.py quick "$log" "$micro"
+if [ "$mode" = quick ] || [ "$mode" = scale ]; then
+	python3 scripts/bench_report.py "$mode" "$log" "$micro"
 else
 	python3 scripts/bench_report.py full "$log" "$micro" docs/BENCHMARKS.md \
 		docs/bench-throughput.png "make bench"

@@ -4,6 +4,7 @@ microbenchmark output (MICRO lines) into results.
 
   bench_report.py quick LOG MICRO        print a summary, then as the last
                                          line one JSON object
+  bench_report.py scale LOG MICRO        print the sparse guest's tables
   bench_report.py full LOG MICRO DOC PNG rewrite the results section of DOC
                                          (between its bench markers) and
                                          plot throughput against connections
@@ -15,7 +16,8 @@ import subprocess
 import sys
 
 ENGINES = ["kernel", "user-copy", "user-zc", "user-sendfile"]
-WORKLOADS = ["random", "half-zero", "holes", "zero", "scattered"]
+WORKLOADS = ["random", "half-zero", "holes", "zero", "scattered",
+             "sparse 1 GiB", "sparse 4 GiB", "sparse 16 GiB"]
 GIB = 1 << 30
 
 
@@ -29,14 +31,18 @@ def parse(log, micro):
         line = line.strip()
         if line.startswith("BENCH "):
             f = fields(line)
-            key = (f["workload"], f["engine"], int(f["conns"]))
-            secs = float(f["secs"])
             guest, wire = int(f["guest_bytes"]), int(f["wire_bytes"])
+            workload = f["workload"]
+            if workload == "sparse":    # one table per guest size
+                workload = f"sparse {guest >> 30} GiB"
+            key = (workload, f["engine"], int(f["conns"]))
+            secs = float(f["secs"])
             runs.setdefault(key, []).append({
                 "guest_bps": guest / secs, "wire_bps": wire / secs, "secs": secs,
                 "cpu_per_gib": float(f["sender_cpu_s"]) / (guest / GIB) if guest else 0,
                 "rx_cpu": float(f["receiver_cpu_s"]), "shmem": int(f["shmem_growth"]),
                 "wire_ratio": wire / guest if guest else 0,
+                "kmem": int(f.get("kernel_mem_growth", 0)),
             })
         elif line.startswith("CEILING "):
             f = fields(line)
@@ -83,8 +89,8 @@ def quick(runs, ceil, micros):
 
 
 def table(runs, ceil, workload):
-    rows = ["| engine | conns | guest MB/s (min–max) | wire MB/s | pass s | sender CPU s/GiB | receiver CPU s | wire/guest | sender shmem growth |",
-            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    rows = ["| engine | conns | guest MB/s (min–max) | wire MB/s | pass s | sender CPU s/GiB | receiver CPU s | wire/guest | sender shmem growth | kernel memory growth |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for c in sorted({k[2] for k in runs if k[0] == workload}):
         for e in ENGINES:
             rs = runs.get((workload, e, c))
@@ -95,10 +101,11 @@ def table(runs, ceil, workload):
                         f"{mbps(stat(rs, 'wire_bps')[0]):.1f} | {stat(rs, 'secs')[0]:.3f} | "
                         f"{stat(rs, 'cpu_per_gib')[0]:.3f} | {stat(rs, 'rx_cpu')[0]:.2f} | "
                         f"{100 * stat(rs, 'wire_ratio')[0]:.2f} % | "
-                        f"{stat(rs, 'shmem')[0] / (1 << 20):.0f} MiB |")
+                        f"{stat(rs, 'shmem')[0] / (1 << 20):.0f} MiB | "
+                        f"{stat(rs, 'kmem')[0] / (1 << 10):.0f} KiB |")
         if c in ceil:
             rows.append(f"| N x iperf3 -Z (ceiling) | {c} | {mbps(med(ceil[c])):.1f} "
-                        f"({mbps(min(ceil[c])):.1f}–{mbps(max(ceil[c])):.1f}) | | | | | | |")
+                        f"({mbps(min(ceil[c])):.1f}–{mbps(max(ceil[c])):.1f}) | | | | | | | |")
     return "\n".join(rows)
 
 
@@ -148,6 +155,10 @@ def main():
         sys.exit("bench_report: no BENCH line in " + log)
     if mode == "quick":
         quick(runs, ceil, micros)
+    elif mode == "scale":
+        for w in WORKLOADS:
+            if any(k[0] == w for k in runs):
+                print(f"#### {w}\n\n{table(runs, ceil, w)}\n")
     else:
         full(runs, ceil, info, micros, sys.argv[4], sys.argv[5], sys.argv[6])
 

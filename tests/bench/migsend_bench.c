@@ -10,7 +10,9 @@
  * Workloads: random, half-zero (every other page zero, touched), holes
  * (never touched), zero (touched, all zero), scattered (a full pass first,
  * then 10 % of the pages changed at random positions: the second pass is
- * the one timed).
+ * the one timed), sparse (the first 512 MiB random, the rest never
+ * touched: a large guest that has used little of its memory; the
+ * destination is not preallocated, so that 16 GiB fit a 4 GiB VM).
  *
  * For each engine, connection count and run: a receiver (the library's
  * migsend_receive()) is forked into the peer namespace, the sender
@@ -24,13 +26,17 @@
  * module's kernel threads, over the timed pass.  receiver_cpu_s: the
  * receiver process, over the whole migration.  shmem_growth: bytes of
  * the guest memfd allocated by the timed pass (reading holes through a
- * mapping allocates them).
+ * mapping allocates them).  kernel_mem_growth: the most the kernel's
+ * slab and vmalloc memory grew over the timed pass (sampled every 50 ms),
+ * against the module's claim that its memory does not grow with the guest.
  */
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <inttypes.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -48,6 +54,8 @@
 #include "ms_testlib.h"
 
 #define PAGE	MIGSEND_PAGE_SIZE
+/* The sparse workload: pages the guest has used, at its start. */
+#define SPARSE_TOUCHED	((512ULL << 20) / PAGE)
 #define PORT	"7700"
 
 static double now_s(void)
@@ -108,6 +116,43 @@ static uint64_t allocated_bytes(int fd)
 	return fstat(fd, &st) ? 0 : (uint64_t)st.st_blocks * 512;
 }
 
+/* Kernel memory that a module's allocations show in: slab and vmalloc, kB. */
+static uint64_t kernel_mem_kb(void)
+{
+	char line[128];
+	uint64_t kb, total = 0;
+	FILE *f = fopen("/proc/meminfo", "r");
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "Slab: %" SCNu64, &kb) == 1 ||
+		    sscanf(line, "VmallocUsed: %" SCNu64, &kb) == 1)
+			total += kb;
+	if (f)
+		fclose(f);
+	return total;
+}
+
+/* Samples kernel_mem_kb() until told to stop: the peak over a pass. */
+struct mem_watch {
+	pthread_t thread;
+	volatile int stop;
+	uint64_t base_kb, peak_kb;
+};
+
+static void *mem_watch_thread(void *arg)
+{
+	struct mem_watch *w = arg;
+
+	while (!w->stop) {
+		uint64_t kb = kernel_mem_kb();
+
+		if (kb > w->peak_kb)
+			w->peak_kb = kb;
+		usleep(50000);
+	}
+	return NULL;
+}
+
 /* ----- the guest memory ---------------------------------------------- */
 
 static void prepare(struct ms_mem *mem, const char *w)
@@ -121,6 +166,8 @@ static void prepare(struct ms_mem *mem, const char *w)
 	mem->p = mmap(NULL, mem->len, PROT_READ | PROT_WRITE, MAP_SHARED, mem->fd, 0);
 	if (!strcmp(w, "random") || !strcmp(w, "scattered")) {
 		ms_mem_fill_random(mem, 0, npages, 1);
+	} else if (!strcmp(w, "sparse")) {
+		ms_mem_fill_random(mem, 0, npages < SPARSE_TOUCHED ? npages : SPARSE_TOUCHED, 1);
 	} else if (!strcmp(w, "half-zero")) {
 		for (i = 0; i < npages; i++) {
 			if (i % 2)
@@ -149,7 +196,7 @@ static void scatter(struct ms_mem *mem, struct ms_bitmap *bm, unsigned int seed)
 
 /* ----- the receiver, forked into the peer namespace ------------------- */
 
-static pid_t start_receiver(void)
+static pid_t start_receiver(bool prealloc)
 {
 	int ns, fd, ready[2];
 	char c;
@@ -175,7 +222,8 @@ static pid_t start_receiver(void)
 		 */
 		struct migsend_receiver_opts o = { .host = MS_PEER_ADDR, .port = PORT,
 						   .listen_fd = -1, .timeout_ms = 600000,
-						   .prealloc = true };
+						   .prealloc = prealloc,
+						   .max_memory = UINT64_MAX };
 		struct migsend_receiver_result r;
 
 		fd = ms_tcp_listen_fd(MS_PEER_ADDR, PORT);
@@ -203,6 +251,7 @@ struct run {
 	int index;
 	struct ms_mem *mem;
 	struct ms_bitmap *bm;
+	uint64_t kmem_growth;		/* bytes, over the timed pass */
 };
 
 /*
@@ -233,6 +282,11 @@ static int timed_pass(struct migsend_sender *snd, struct migsend_session *s,
 	int err;
 
 	(void)s;
+	struct mem_watch mw = { 0 };
+
+	mw.base_kb = mw.peak_kb = kernel_mem_kb();
+	if (pthread_create(&mw.thread, NULL, mem_watch_thread, &mw))
+		return -1;
 	perf_control("enable\n");
 	c0 = self_cpu_s() + kthread_cpu_s();
 	t0 = now_s();
@@ -242,6 +296,9 @@ static int timed_pass(struct migsend_sender *snd, struct migsend_session *s,
 		err = migsend_sender_wait_acked(snd, pass, 600000);
 	*secs = now_s() - t0;
 	perf_control("disable\n");
+	mw.stop = 1;
+	pthread_join(mw.thread, NULL);
+	r->kmem_growth = (mw.peak_kb - mw.base_kb) * 1024;
 	*cpu = self_cpu_s() + kthread_cpu_s() - c0;
 	*wire = info.wire_bytes;
 	return err;
@@ -262,7 +319,7 @@ static int run_once(struct run *r)
 	if (!strcmp(r->workload, "holes"))
 		prepare(r->mem, "holes");	/* holes again: a run may have filled them */
 	ms_bitmap_set(r->bm, 0, r->bm->npages);
-	pid = start_receiver();
+	pid = start_receiver(strcmp(r->workload, "sparse") != 0);
 	if (pid < 0)
 		return -1;
 	err = migsend_session_open_engine(&s, r->engine);
@@ -292,10 +349,11 @@ static int run_once(struct run *r)
 		err = err ? err : -1;
 	if (err)
 		return -1;
-	printf("BENCH workload=%s engine=%s conns=%d run=%d guest_bytes=%llu wire_bytes=%llu secs=%.4f sender_cpu_s=%.3f receiver_cpu_s=%.3f shmem_growth=%llu\n",
+	printf("BENCH workload=%s engine=%s conns=%d run=%d guest_bytes=%llu wire_bytes=%llu secs=%.4f sender_cpu_s=%.3f receiver_cpu_s=%.3f shmem_growth=%llu kernel_mem_growth=%llu\n",
 	       r->workload, migsend_engine_name(r->engine), r->conns, r->index,
 	       (unsigned long long)guest, (unsigned long long)wire, secs, cpu,
-	       tv_s(&ru.ru_utime) + tv_s(&ru.ru_stime), (unsigned long long)grown);
+	       tv_s(&ru.ru_utime) + tv_s(&ru.ru_stime), (unsigned long long)grown,
+	       (unsigned long long)r->kmem_growth);
 	fflush(stdout);
 	return 0;
 }
