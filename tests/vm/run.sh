@@ -79,6 +79,14 @@ while read -r t _; do
 	mkdir -p "$stage$(dirname "$path")"
 	cp -L "$path" "$stage$path"
 done <"$top/tests/vm/tools"
+# Host data files, at the same paths: what the nested QEMU of tests/qemu
+# loads (its TCG module, the firmware, the multiboot option ROM).
+while read -r f _; do
+	case $f in ''|'#'*) continue ;; esac
+	[ -e "$f" ] || { echo "vm: file $f not found on the host" >&2; exit 2; }
+	mkdir -p "$stage$(dirname "$f")"
+	cp -L "$f" "$stage$f"
+done <"$top/tests/vm/files"
 
 # The payload, and the shared libraries of every executable in it.
 mkdir -p "$stage/payload"
