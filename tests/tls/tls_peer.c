@@ -21,6 +21,8 @@
  * exits 1 (2 for a wrong byte: a TLS failure must never be wrong data).
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <getopt.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -258,6 +260,29 @@ static int tls_exchange(struct peer *p, int fd)
 	return 0;
 }
 
+/* The destination's handshake as the receiver's accept loop runs it: in steps. */
+static int serve_handshake(struct ms_tls *t, int fd)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	struct ms_tls_conn *c;
+	int err;
+
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	err = ms_tls_server_start(t, fd, &c);
+	if (!err)
+		err = ms_tls_server_step(c);
+	while (err == -EAGAIN) {
+		if (poll(&pfd, 1, 10000) != 1) {
+			ms_tls_server_abandon(c);
+			err = ms_fail(ETIMEDOUT, "no handshake");
+			break;
+		}
+		err = ms_tls_server_step(c);
+	}
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+	return err;
+}
+
 static int run(struct peer *p)
 {
 	struct ms_tls *t = NULL;
@@ -281,7 +306,7 @@ static int run(struct peer *p)
 	if (p->plain) {
 		rc = plain_peer(p, fd);
 	} else {
-		err = p->serve ? ms_tls_server(t, fd) :
+		err = p->serve ? serve_handshake(t, fd) :
 		      ms_tls_client(t, fd, p->addr, p->user_tx ? MS_TLS_USER_TX : 0);
 		rc = err ? fail("TLS handshake") : tls_exchange(p, fd);
 	}

@@ -79,7 +79,7 @@ struct ms_uconn {
 	struct ms_user *u;
 	unsigned int index;
 	int fd;
-	struct ms_tls_user *tls;	/* sending through GnuTLS (user-copy), or NULL */
+	struct ms_tls_conn *tls;	/* sending through GnuTLS (user-copy), or NULL */
 	bool zerocopy;			/* user-zc on a plaintext socket */
 	pthread_t thread;
 	/* the pending record */

@@ -26,6 +26,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <fnmatch.h>
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
@@ -73,11 +74,14 @@ struct ms_tls {
 };
 
 /* One connection's handshake, and afterwards its userspace sending. */
-struct ms_tls_user {
-	struct ms_tls_user *next;
+struct ms_tls_conn {
+	struct ms_tls_conn *next;
 	int fd;
 	gnutls_session_t s;
 	const struct ms_tls *t;
+	unsigned int flags;	/* MS_TLS_* */
+	bool nonblocking;	/* the socket is: the handshake goes in steps */
+	bool need_first;	/* the destination has not seen the first byte yet */
 	const char *name;	/* the name the peer's certificate must have */
 	uint8_t first[4];	/* the peer's first bytes, to explain failures */
 	size_t nfirst;
@@ -85,7 +89,7 @@ struct ms_tls_user {
 };
 
 static pthread_mutex_t ms_tls_users_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct ms_tls_user *ms_tls_users;
+static struct ms_tls_conn *ms_tls_users;
 static int ms_tls_nusers;	/* read without the lock: a hint */
 
 /* ----- credentials -------------------------------------------------------- */
@@ -279,7 +283,7 @@ void ms_tls_free(struct ms_tls *t)
 /* ----- the peer's identity --------------------------------------------------- */
 
 /* The source's certificate against the destination's --tls-name. */
-static bool ms_tls_client_cert_ok(struct ms_tls_user *c)
+static bool ms_tls_client_cert_ok(struct ms_tls_conn *c)
 {
 	const char *want = c->t->peer_name;
 	const gnutls_datum_t *certs;
@@ -315,7 +319,7 @@ static bool ms_tls_client_cert_ok(struct ms_tls_user *c)
  */
 static int ms_tls_verify_cb(gnutls_session_t s)
 {
-	struct ms_tls_user *c = gnutls_session_get_ptr(s);
+	struct ms_tls_conn *c = gnutls_session_get_ptr(s);
 	gnutls_datum_t text = { 0 };
 	unsigned int status = 0;
 	int ret;
@@ -338,7 +342,7 @@ static int ms_tls_verify_cb(gnutls_session_t s)
 	return 0;
 }
 
-static bool ms_tls_psk_identity_ok(struct ms_tls_user *c)
+static bool ms_tls_psk_identity_ok(struct ms_tls_conn *c)
 {
 	gnutls_datum_t id = { 0 };
 	bool ok;
@@ -357,7 +361,7 @@ static bool ms_tls_psk_identity_ok(struct ms_tls_user *c)
 
 static ssize_t ms_tls_pull(gnutls_transport_ptr_t p, void *buf, size_t len)
 {
-	struct ms_tls_user *c = p;
+	struct ms_tls_conn *c = p;
 	ssize_t n = recv(c->fd, buf, len, 0);
 	size_t take;
 
@@ -373,7 +377,7 @@ static ssize_t ms_tls_pull(gnutls_transport_ptr_t p, void *buf, size_t len)
 
 static int ms_tls_pull_timeout(gnutls_transport_ptr_t p, unsigned int ms)
 {
-	struct ms_tls_user *c = p;
+	struct ms_tls_conn *c = p;
 	struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
 
 	return poll(&pfd, 1, ms == GNUTLS_INDEFINITE_TIMEOUT ? -1 : (int)ms);
@@ -381,7 +385,7 @@ static int ms_tls_pull_timeout(gnutls_transport_ptr_t p, unsigned int ms)
 
 static ssize_t ms_tls_push(gnutls_transport_ptr_t p, const void *buf, size_t len)
 {
-	struct ms_tls_user *c = p;
+	struct ms_tls_conn *c = p;
 
 	return send(c->fd, buf, len, MSG_NOSIGNAL);
 }
@@ -393,7 +397,7 @@ static bool ms_is_ip_literal(const char *name)
 	return inet_pton(AF_INET, name, a) == 1 || inet_pton(AF_INET6, name, a) == 1;
 }
 
-static int ms_tls_session(struct ms_tls_user *c, const struct ms_tls *t, int fd,
+static int ms_tls_session(struct ms_tls_conn *c, const struct ms_tls *t, int fd,
 			  const char *name)
 {
 	unsigned int flags = (t->server ? GNUTLS_SERVER : GNUTLS_CLIENT) |
@@ -426,7 +430,8 @@ static int ms_tls_session(struct ms_tls_user *c, const struct ms_tls *t, int fd,
 	gnutls_transport_set_pull_function(c->s, ms_tls_pull);
 	gnutls_transport_set_pull_timeout_function(c->s, ms_tls_pull_timeout);
 	gnutls_transport_set_push_function(c->s, ms_tls_push);
-	gnutls_handshake_set_timeout(c->s, MS_TLS_HANDSHAKE_MS);
+	/* No timeout of GnuTLS's own: it would wait inside a non-blocking step. */
+	gnutls_handshake_set_timeout(c->s, 0);
 	return 0;
 }
 
@@ -465,7 +470,7 @@ static bool ms_tls_auth_alert(gnutls_alert_description_t a)
 }
 
 /* A failed handshake with a pre-shared key: say so in the operator's words. */
-static int ms_tls_psk_fail(struct ms_tls_user *c, int ret)
+static int ms_tls_psk_fail(struct ms_tls_conn *c, int ret)
 {
 	const char *peer = c->t->server ? "source" : "destination";
 
@@ -486,7 +491,7 @@ static int ms_tls_psk_fail(struct ms_tls_user *c, int ret)
 }
 
 /* A failed handshake: say why, in the words of the side that refused. */
-static int ms_tls_handshake_fail(struct ms_tls_user *c, int ret)
+static int ms_tls_handshake_fail(struct ms_tls_conn *c, int ret)
 {
 	const char *peer = c->t->server ? "source" : "destination";
 	gnutls_alert_description_t a;
@@ -576,7 +581,7 @@ static int ms_ktls_set(gnutls_session_t s, int fd, bool rx)
 	return err;
 }
 
-static int ms_ktls_install(struct ms_tls_user *c, bool user_tx)
+static int ms_ktls_install(struct ms_tls_conn *c, bool user_tx)
 {
 	int one = 1, err;
 
@@ -604,14 +609,16 @@ static int ms_ktls_install(struct ms_tls_user *c, bool user_tx)
 	return 0;
 }
 
-static void ms_tls_user_free(struct ms_tls_user *c)
+static void ms_tls_conn_free(struct ms_tls_conn *c)
 {
+	if (!c)
+		return;
 	if (c->s)
 		gnutls_deinit(c->s);
 	free(c);
 }
 
-static void ms_tls_register(struct ms_tls_user *c)
+static void ms_tls_register(struct ms_tls_conn *c)
 {
 	pthread_mutex_lock(&ms_tls_users_lock);
 	c->next = ms_tls_users;
@@ -620,22 +627,74 @@ static void ms_tls_register(struct ms_tls_user *c)
 	pthread_mutex_unlock(&ms_tls_users_lock);
 }
 
-static int ms_tls_handshake(struct ms_tls *t, int fd, const char *name, unsigned int flags)
+static int ms_tls_start(struct ms_tls *t, int fd, const char *name, unsigned int flags,
+			struct ms_tls_conn **out)
 {
-	struct ms_tls_user *c = calloc(1, sizeof(*c));
+	struct ms_tls_conn *c = calloc(1, sizeof(*c));
 	int ret;
 
+	*out = NULL;
 	if (!c)
 		return ms_fail(ENOMEM, "TLS");
 	ret = ms_tls_session(c, t, fd, name);
 	if (ret < 0) {
-		ms_tls_user_free(c);
+		ms_tls_conn_free(c);
 		return ms_fail(ENOMEM, "TLS: %s", gnutls_strerror(ret));
+	}
+	c->flags = flags;
+	c->nonblocking = fcntl(fd, F_GETFL) & O_NONBLOCK;
+	c->need_first = t->server;
+	*out = c;
+	return 0;
+}
+
+/*
+ * The destination looks at the first byte before TLS does: a TLS record
+ * starts with 0x16, migsend's control protocol with 'M' ("MSCT").  A
+ * plaintext source is answered in its own protocol.
+ */
+static int ms_tls_first_byte(struct ms_tls_conn *c)
+{
+	uint8_t b;
+	ssize_t n = recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+		return -EAGAIN;
+	if (n < 0)
+		return ms_fail(errno, "TLS: reading the source's greeting");
+	if (n == 0)
+		return ms_fail(ECONNRESET, "TLS: the source closed the connection");
+	if (b == 'M') {
+		ms_ctl_send_abort(c->fd, EPROTO,
+				  "this destination requires TLS: give the source --tls-creds or --tls-psk");
+		return ms_fail(EPROTO, "TLS: a plaintext migsend source connected; this destination requires TLS");
+	}
+	if (b != MS_TLS_CT_HANDSHAKE)
+		return ms_fail(EPROTO, "TLS: the peer does not speak TLS");
+	return 0;
+}
+
+/*
+ * Go on with the handshake as far as the socket allows: -EAGAIN when a
+ * non-blocking socket has nothing more (call again when it is readable),
+ * else 0 with kTLS installed, or a negative errno.
+ */
+static int ms_tls_advance(struct ms_tls_conn *c)
+{
+	int ret;
+
+	if (c->need_first) {
+		ret = ms_tls_first_byte(c);
+		if (ret)
+			return ret;
+		c->need_first = false;
 	}
 	do {
 		ret = gnutls_handshake(c->s);
 	} while (ret == GNUTLS_E_INTERRUPTED ||
 		 (ret < 0 && ret != GNUTLS_E_AGAIN && !gnutls_error_is_fatal(ret)));
+	if (ret == GNUTLS_E_AGAIN && c->nonblocking)
+		return -EAGAIN;
 	if (!ret && !ms_tls_psk_identity_ok(c)) {
 		gnutls_alert_send(c->s, GNUTLS_AL_FATAL, GNUTLS_A_ACCESS_DENIED);
 		ret = GNUTLS_E_CERTIFICATE_ERROR;
@@ -646,59 +705,73 @@ static int ms_tls_handshake(struct ms_tls *t, int fd, const char *name, unsigned
 		gnutls_alert_send_appropriate(c->s, ret);
 	}
 	if (ret < 0)
-		ret = ms_tls_handshake_fail(c, ret);
+		return ms_tls_handshake_fail(c, ret);
+	return ms_ktls_install(c, c->flags & MS_TLS_USER_TX);
+}
+
+/* The end of a handshake: keep the session only for userspace sending. */
+static int ms_tls_finish(struct ms_tls_conn *c, int err)
+{
+	if (err || !(c->flags & MS_TLS_USER_TX))
+		ms_tls_conn_free(c);
 	else
-		ret = ms_ktls_install(c, flags & MS_TLS_USER_TX);
-	if (ret || !(flags & MS_TLS_USER_TX)) {
-		ms_tls_user_free(c);
-		return ret;
+		ms_tls_register(c);
+	return err;
+}
+
+/* A whole handshake, waiting for the socket as needed. */
+static int ms_tls_run(struct ms_tls_conn *c)
+{
+	struct pollfd pfd = { .fd = c->fd };
+	int err;
+
+	while ((err = ms_tls_advance(c)) == -EAGAIN) {
+		pfd.events = gnutls_record_get_direction(c->s) ? POLLOUT : POLLIN;
+		if (poll(&pfd, 1, MS_TLS_HANDSHAKE_MS) <= 0) {
+			err = ms_fail(ETIMEDOUT, "TLS: no handshake from the %s in time",
+				      c->t->server ? "source" : "destination");
+			break;
+		}
 	}
-	ms_tls_register(c);
-	return 0;
+	return ms_tls_finish(c, err);
 }
 
 int ms_tls_client(struct ms_tls *t, int fd, const char *host, unsigned int flags)
 {
+	struct ms_tls_conn *c;
+	int err;
+
 	if (t->server)
 		return ms_fail(EINVAL, "TLS: destination credentials used to connect");
-	return ms_tls_handshake(t, fd, t->peer_name ? t->peer_name : host, flags);
-}
-
-/* Wait for the source's first bytes without taking them. */
-static int ms_tls_peek(int fd, uint8_t *buf, size_t len)
-{
-	ssize_t n;
-
-	do {
-		n = recv(fd, buf, len, MSG_PEEK | MSG_WAITALL);
-	} while (n < 0 && errno == EINTR);
-	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-		return ms_fail(ETIMEDOUT, "TLS: the source sent nothing");
-	if (n < 0)
-		return ms_fail(errno, "TLS: reading the source's greeting");
-	if ((size_t)n < len)
-		return ms_fail(ECONNRESET, "TLS: the source closed the connection");
-	return 0;
+	err = ms_tls_start(t, fd, t->peer_name ? t->peer_name : host, flags, &c);
+	return err ? err : ms_tls_run(c);
 }
 
 int ms_tls_server(struct ms_tls *t, int fd)
 {
-	uint8_t first[4];
-	int err;
+	struct ms_tls_conn *c;
+	int err = ms_tls_server_start(t, fd, &c);
 
+	return err ? err : ms_tls_run(c);
+}
+
+int ms_tls_server_start(struct ms_tls *t, int fd, struct ms_tls_conn **out)
+{
 	if (!t->server)
 		return ms_fail(EINVAL, "TLS: source credentials used to accept");
-	err = ms_tls_peek(fd, first, sizeof(first));
-	if (err)
-		return err;
-	if (ms_is_plain_migsend(first, sizeof(first))) {
-		ms_ctl_send_abort(fd, EPROTO,
-				  "this destination requires TLS: give the source --tls-creds or --tls-psk");
-		return ms_fail(EPROTO, "TLS: a plaintext migsend source connected; this destination requires TLS");
-	}
-	if (!ms_tls_looks_like_tls(first, sizeof(first)))
-		return ms_fail(EPROTO, "TLS: the peer does not speak TLS");
-	return ms_tls_handshake(t, fd, NULL, 0);
+	return ms_tls_start(t, fd, NULL, 0, out);
+}
+
+int ms_tls_server_step(struct ms_tls_conn *c)
+{
+	int err = ms_tls_advance(c);
+
+	return err == -EAGAIN ? err : ms_tls_finish(c, err);
+}
+
+void ms_tls_server_abandon(struct ms_tls_conn *c)
+{
+	ms_tls_conn_free(c);
 }
 
 /* ----- records that are not application data --------------------------------- */
@@ -834,9 +907,9 @@ ssize_t ms_tls_recv(int fd, void *buf, size_t len, int flags)
 
 /* ----- sending --------------------------------------------------------------- */
 
-struct ms_tls_user *ms_tls_user_of(int fd)
+struct ms_tls_conn *ms_tls_user_of(int fd)
 {
-	struct ms_tls_user *c;
+	struct ms_tls_conn *c;
 
 	if (!__atomic_load_n(&ms_tls_nusers, __ATOMIC_ACQUIRE))
 		return NULL;
@@ -847,7 +920,7 @@ struct ms_tls_user *ms_tls_user_of(int fd)
 	return c;
 }
 
-ssize_t ms_tls_user_send(struct ms_tls_user *u, const void *buf, size_t len)
+ssize_t ms_tls_user_send(struct ms_tls_conn *u, const void *buf, size_t len)
 {
 	ssize_t n;
 
@@ -864,7 +937,7 @@ ssize_t ms_tls_user_send(struct ms_tls_user *u, const void *buf, size_t len)
 
 ssize_t ms_tls_send(int fd, const void *buf, size_t len, int flags)
 {
-	struct ms_tls_user *u = ms_tls_user_of(fd);
+	struct ms_tls_conn *u = ms_tls_user_of(fd);
 	ssize_t n;
 
 	if (!u)
@@ -906,7 +979,7 @@ static void ms_ktls_close_notify(int fd)
 
 void ms_tls_close(int fd)
 {
-	struct ms_tls_user **p, *c = NULL;
+	struct ms_tls_conn **p, *c = NULL;
 
 	if (__atomic_load_n(&ms_tls_nusers, __ATOMIC_ACQUIRE)) {
 		pthread_mutex_lock(&ms_tls_users_lock);
@@ -923,7 +996,7 @@ void ms_tls_close(int fd)
 	if (c) {
 		/* Best effort: the socket's send timeout bounds it. */
 		gnutls_bye(c->s, GNUTLS_SHUT_WR);
-		ms_tls_user_free(c);
+		ms_tls_conn_free(c);
 	} else if (ms_tls_ktls_tx(fd)) {
 		ms_ktls_close_notify(fd);
 	}

@@ -51,6 +51,20 @@ int ms_tls_client(struct ms_tls *t, int fd, const char *host, unsigned int flags
  */
 int ms_tls_server(struct ms_tls *t, int fd);
 
+/* One connection's TLS state: a handshake under way, or userspace sending. */
+struct ms_tls_conn;
+
+/*
+ * The same in steps, for an accept loop that serves many connections on
+ * non-blocking sockets: start, then step each time the socket is
+ * readable.  A step returns -EAGAIN while the handshake goes on, else 0
+ * (kTLS installed) or a negative errno, and then the state is gone.  A
+ * handshake given up (a deadline) is freed with ms_tls_server_abandon().
+ */
+int ms_tls_server_start(struct ms_tls *t, int fd, struct ms_tls_conn **out);
+int ms_tls_server_step(struct ms_tls_conn *c);
+void ms_tls_server_abandon(struct ms_tls_conn *c);
+
 /*
  * recv()/recvmsg() for any socket.  On a kTLS socket the records that are
  * not application data are handled here: a session ticket is dropped, the
@@ -70,14 +84,13 @@ ssize_t ms_tls_recv(int fd, void *buf, size_t len, int flags);
 ssize_t ms_tls_send(int fd, const void *buf, size_t len, int flags);
 
 /* A connection whose sending stays in userspace, or NULL. */
-struct ms_tls_user;
-struct ms_tls_user *ms_tls_user_of(int fd);
+struct ms_tls_conn *ms_tls_user_of(int fd);
 /*
  * Send up to @len bytes through GnuTLS: the bytes taken (at least 1),
  * -EAGAIN when the socket's send timeout expired (call again with the same
  * arguments), or a negative errno.
  */
-ssize_t ms_tls_user_send(struct ms_tls_user *u, const void *buf, size_t len);
+ssize_t ms_tls_user_send(struct ms_tls_conn *u, const void *buf, size_t len);
 
 /*
  * Before close(): send close_notify (without blocking) and forget the
