@@ -10,7 +10,8 @@
 #   make deps       install what a fresh Debian 12 machine lacks
 #   make bench      the engines side by side (make bench-quick: a few minutes)
 #   make check-debug the VM suite on a debug kernel (KASAN, lockdep, kmemleak)
-#   make fuzz, make soak   the long ioctl/netlink fuzz and the 1000-migration soak
+#   make fuzz, make soak   the receiver's libFuzzer run and the long ioctl/netlink
+#                   fuzz; the 1000-migration soak
 #   make soak-debug the soak on the debug kernel, then a kmemleak scan
 #   make install    libmigsend, its header and pkg-config file, the CLI
 #   make deb        Debian packages: migsend-dkms, libmigsend1, libmigsend-dev,
@@ -83,6 +84,7 @@ check-debug: deps
 # The long fuzz (100000 calls per thread) and soak (1000 migrations).
 fuzz: deps
 	$(MAKE) --no-print-directory all
+	$(MAKE) -C tests/fuzz run FUZZ_RUNS=$${FUZZ_RUNS:-5000000}
 	FUZZ_ITERATIONS=$${FUZZ_ITERATIONS:-100000} FUZZ_SEED=$${FUZZ_SEED:-1} \
 		scripts/run-long.sh fuzz
 

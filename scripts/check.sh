@@ -102,6 +102,12 @@ stage_scripts() {
 		tee "$logs/script-tests.log" | tests/tap-count.sh scripts)"
 }
 
+# The receiver's fuzzer (libFuzzer, ASan, UBSan) for 30 s on the seed
+# corpus; make fuzz runs it for millions of inputs.
+stage_fuzz() {
+	one fuzz-smoke "$logs/fuzz-smoke.log" make -s -C tests/fuzz smoke SMOKE_SECONDS=30
+}
+
 stage_vm() { # stage_vm KVER
 	local k=$1 log=$logs/vm-$k.log
 	if ! tests/vm/run.sh "$k" vm_suite.sh "$log"; then
@@ -115,6 +121,7 @@ timed "build" stage_build
 timed "checkpatch+sparse" stage_static
 timed "host tests" stage_host
 timed "script tests" stage_scripts
+timed "fuzz smoke" stage_fuzz
 for k in $kvers; do
 	timed "vm suite $k" stage_vm "$k"
 done
