@@ -316,8 +316,8 @@ static int run_once(struct run *r)
 	int err, status;
 	pid_t pid;
 
-	if (!strcmp(r->workload, "holes"))
-		prepare(r->mem, "holes");	/* holes again: a run may have filled them */
+	if (!strcmp(r->workload, "holes") || !strcmp(r->workload, "sparse"))
+		prepare(r->mem, r->workload);	/* holes again: a run may have filled them */
 	ms_bitmap_set(r->bm, 0, r->bm->npages);
 	pid = start_receiver(strcmp(r->workload, "sparse") != 0);
 	if (pid < 0)
