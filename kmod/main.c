@@ -43,7 +43,8 @@ static long ms_ioctl_version(void __user *arg)
 		.api_version = MIGSEND_API_VERSION,
 		.wire_version = MIGSEND_WIRE_VERSION,
 		.features = MIGSEND_FEAT_SHMEM | MIGSEND_FEAT_HUGETLB |
-			    MIGSEND_FEAT_ZERO_SKIP | MIGSEND_FEAT_ZEROCOPY,
+			    MIGSEND_FEAT_ZERO_SKIP | MIGSEND_FEAT_ZEROCOPY |
+			    MIGSEND_FEAT_KTLS,
 		.max_regions = MIGSEND_MAX_REGIONS,
 		.max_conns = MIGSEND_MAX_CONNS,
 		.max_data_pages = MIGSEND_MAX_DATA_PAGES,

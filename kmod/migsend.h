@@ -142,6 +142,7 @@ struct ms_conn {
 	u64 last_pass_bytes;
 	int error;			/* negative errno of the failure */
 	bool failed;
+	bool ktls;			/* added with MIGSEND_SOCK_KTLS */
 };
 
 struct ms_session {

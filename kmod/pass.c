@@ -335,7 +335,8 @@ void ms_conn_stats_read(struct ms_conn *c, struct migsend_conn_stats *cs)
 	cs->busy_ns = READ_ONCE(c->busy_ns);
 	cs->pass_wire_bytes = READ_ONCE(c->last_pass_bytes);
 	cs->error = -READ_ONCE(c->error);
-	cs->flags = READ_ONCE(c->failed) ? MIGSEND_CONN_FAILED : 0;
+	cs->flags = (READ_ONCE(c->failed) ? MIGSEND_CONN_FAILED : 0) |
+		    (c->ktls ? MIGSEND_CONN_KTLS : 0);
 }
 
 /*

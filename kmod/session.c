@@ -15,8 +15,11 @@
 #include <linux/overflow.h>
 #include <linux/sched/task.h>
 #include <linux/slab.h>
+#include <net/inet_connection_sock.h>
 #include <net/sock.h>
+#include <net/tcp.h>
 #include <net/tcp_states.h>
+#include <net/tls.h>
 
 #include "migsend.h"
 #include "ms_range.h"
@@ -204,7 +207,31 @@ put_file:
 	return err;
 }
 
-static int ms_sock_check(struct socket *sock)
+/*
+ * Has the socket kernel TLS with a transmit key?  The ULP is known by its
+ * name (its ops are not exported); only then is icsk_ulp_data the TLS
+ * context, whose tx_conf leaves TLS_BASE once TLS_TX is set (TLS_SW, or
+ * TLS_HW when a NIC encrypts).  Both are set under the socket lock, and
+ * neither goes back.  The same on 6.1 and 6.12: <net/tls.h> has
+ * tls_get_ctx() and struct tls_context on both.
+ */
+static bool ms_sock_has_ktls_tx(struct sock *sk)
+{
+	const struct tcp_ulp_ops *ulp;
+	struct tls_context *ctx;
+	bool ok = false;
+
+	lock_sock(sk);
+	ulp = inet_csk(sk)->icsk_ulp_ops;
+	if (ulp && !strcmp(ulp->name, "tls")) {
+		ctx = tls_get_ctx(sk);
+		ok = ctx && ctx->tx_conf != TLS_BASE;
+	}
+	release_sock(sk);
+	return ok;
+}
+
+static int ms_sock_check(struct socket *sock, u32 flags)
 {
 	struct sock *sk = sock->sk;
 
@@ -214,6 +241,8 @@ static int ms_sock_check(struct socket *sock)
 		return -EPROTOTYPE;
 	if (READ_ONCE(sk->sk_state) != TCP_ESTABLISHED)
 		return -ENOTCONN;
+	if ((flags & MIGSEND_SOCK_KTLS) && !ms_sock_has_ktls_tx(sk))
+		return -EPROTONOSUPPORT;
 	return 0;
 }
 
@@ -263,7 +292,8 @@ static int ms_conn_start(struct ms_conn *c)
 }
 
 /* Under s->lock and ms_global_lock. */
-static int ms_session_attach_sock(struct ms_session *s, struct socket *sock)
+static int ms_session_attach_sock(struct ms_session *s, struct socket *sock,
+				  bool ktls)
 {
 	struct ms_session *owner = ms_sock_owner(sock);
 	struct ms_conn *c;
@@ -275,9 +305,13 @@ static int ms_session_attach_sock(struct ms_session *s, struct socket *sock)
 		return -EBUSY;
 	if (s->nconns >= MIGSEND_MAX_CONNS)
 		return -ENOSPC;
+	/* Encrypted or not is the session's choice, made once. */
+	if (s->nconns && s->conns[0]->ktls != ktls)
+		return -EINVAL;
 	c = ms_conn_alloc(s, sock);
 	if (!c)
 		return -ENOMEM;
+	c->ktls = ktls;
 	err = ms_conn_start(c);
 	if (err) {
 		kfree(c);
@@ -293,18 +327,18 @@ int ms_session_add_sock(struct ms_session *s, const struct migsend_sock *a)
 	struct socket *sock;
 	int err;
 
-	if (a->flags)
+	if (a->flags & ~MIGSEND_SOCK_FLAGS_ALL)
 		return -EINVAL;
 	sock = sockfd_lookup(a->fd, &err);
 	if (!sock)
 		return err;
-	err = ms_sock_check(sock);
+	err = ms_sock_check(sock, a->flags);
 	if (err)
 		goto put_sock;
 
 	mutex_lock(&s->lock);
 	mutex_lock(&ms_global_lock);
-	err = ms_session_attach_sock(s, sock);
+	err = ms_session_attach_sock(s, sock, a->flags & MIGSEND_SOCK_KTLS);
 	mutex_unlock(&ms_global_lock);
 	mutex_unlock(&s->lock);
 	if (err >= 0)

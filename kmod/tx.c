@@ -9,7 +9,8 @@
  * batch is one sock_sendmsg() with MSG_SPLICE_PAGES over a bvec iterator;
  * before 6.5 (where TCP ignores MSG_SPLICE_PAGES) it is one sendpage per
  * fragment.  TCP holds its own page references; the thread drops its own
- * as soon as the send call returns.
+ * as soon as the send call returns.  On a kTLS socket the same calls
+ * reach kTLS, which takes the pages into its records by reference too.
  *
  * A batch always ends at a record boundary, so a pass that is aborted
  * between two batches leaves the stream parseable.  The socket's send
@@ -90,6 +91,8 @@ static int ms_sock_send_frag(struct ms_conn *c, struct page *page,
 
 	if (sendpage_ok(page))
 		return kernel_sendpage(c->sock, page, off, len, flags);
+	/* kTLS's sendmsg refuses the sendpage-only flag. */
+	msg.msg_flags &= ~MSG_SENDPAGE_NOTLAST;
 	kv.iov_base = kmap_local_page(page) + off;
 	kv.iov_len = len;
 	ret = kernel_sendmsg(c->sock, &msg, &kv, 1, len);

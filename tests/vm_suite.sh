@@ -8,9 +8,9 @@ rc=0
 : "${FUZZ_ITERATIONS:=5000}" "${FUZZ_SEED:=1}" "${SOAK_COUNT:=20}"
 export SOAK_COUNT
 for t in module_load_test.sh migsend_dev_test migsend_engine_test \
-	 migsend_nl_test migsend_trace_test migsend_proto_test migsend_fuzz \
-	 userspace_test.sh faults_test.sh policy_test.sh soak.sh \
-	 module_unload_test.sh; do
+	 migsend_nl_test migsend_trace_test migsend_ktls_test \
+	 migsend_proto_test migsend_fuzz userspace_test.sh faults_test.sh \
+	 policy_test.sh soak.sh module_unload_test.sh; do
 	echo "# running $t (at $(cut -d" " -f1 /proc/uptime) s)"
 	case $t in
 	*.sh) sh "$here/$t" ;;

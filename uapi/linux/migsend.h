@@ -42,6 +42,7 @@
 #define MIGSEND_FEAT_HUGETLB	_BITULL(1)	/* hugetlbfs regions */
 #define MIGSEND_FEAT_ZERO_SKIP	_BITULL(2)	/* zero pages as ZERO records */
 #define MIGSEND_FEAT_ZEROCOPY	_BITULL(3)	/* page data sent without copy */
+#define MIGSEND_FEAT_KTLS	_BITULL(4)	/* MIGSEND_SOCK_KTLS is known */
 
 /*
  * MIGSEND_IOC_VERSION - describe the running module.
@@ -100,22 +101,41 @@ struct migsend_region {
  * value to be able to stop promptly.  Returns the connection's index
  * (0, 1, ...) on success.
  *
+ * MIGSEND_SOCK_KTLS: the session is encrypted, and this socket must have
+ * kernel TLS with a transmit key installed (setsockopt TCP_ULP "tls",
+ * then SOL_TLS TLS_TX; kernel or NIC encryption alike).  The module then
+ * writes its records through kTLS, page data still by reference: the
+ * kernel encrypts, nothing is copied in userspace.  A socket without it
+ * is refused with EPROTONOSUPPORT: a plain socket never slips into an
+ * encrypted session.  Every connection of a session has the flag, or
+ * none has.  The userspace side (handshake, TLS_RX at the receiver, what
+ * kTLS leaves to userspace) is not the module's business.
+ *
  * Errors:
- *   EBADF       fd is not an open file descriptor
- *   ENOTSOCK    fd is not a socket
- *   EPROTOTYPE  the socket is not a TCP stream socket (IPv4 or IPv6)
- *   ENOTCONN    the socket is not connected (TCP_ESTABLISHED)
- *   EEXIST      the socket is already a connection of this session
- *   EBUSY       the socket belongs to another session, or a pass is running
- *   ENOSPC      the session already has MIGSEND_MAX_CONNS connections
- *   EINVAL      flags not zero
- *   ENOMEM      out of memory
- *   EFAULT      the argument cannot be read
+ *   EBADF            fd is not an open file descriptor
+ *   ENOTSOCK         fd is not a socket
+ *   EPROTOTYPE       the socket is not a TCP stream socket (IPv4 or IPv6)
+ *   ENOTCONN         the socket is not connected (TCP_ESTABLISHED)
+ *   EPROTONOSUPPORT  MIGSEND_SOCK_KTLS, and the socket has no kernel TLS
+ *                    ULP or no TLS_TX key
+ *   EEXIST           the socket is already a connection of this session
+ *   EBUSY            the socket belongs to another session, or a pass is
+ *                    running
+ *   ENOSPC           the session already has MIGSEND_MAX_CONNS connections
+ *   EINVAL           unknown flags; MIGSEND_SOCK_KTLS set on this socket
+ *                    but not on the session's first connection, or the
+ *                    other way round
+ *   ENOMEM           out of memory
+ *   EFAULT           the argument cannot be read
  */
 struct migsend_sock {
 	__s32 fd;
-	__u32 flags;		/* must be 0 */
+	__u32 flags;		/* MIGSEND_SOCK_* */
 };
+
+/* migsend_sock.flags */
+#define MIGSEND_SOCK_KTLS	_BITUL(0)	/* must have kTLS TX: encrypted */
+#define MIGSEND_SOCK_FLAGS_ALL	(MIGSEND_SOCK_KTLS)
 
 /* migsend_pass.flags */
 /* Scan dirty pages and send zero pages (and holes) as ZERO records. */
@@ -235,6 +255,7 @@ struct migsend_counters {
 
 /* Per data connection; MIGSEND_CONN_* flags. */
 #define MIGSEND_CONN_FAILED	_BITUL(0)
+#define MIGSEND_CONN_KTLS	_BITUL(1)	/* added with MIGSEND_SOCK_KTLS */
 
 struct migsend_conn_stats {
 	__u64 wire_bytes;	/* all passes */
