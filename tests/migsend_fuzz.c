@@ -124,8 +124,9 @@ static bool documented(unsigned long cmd, int err)
 {
 	static const int region[] = { EBADF, EACCES, ENODEV, EINVAL, EOVERFLOW,
 				      ENXIO, EEXIST, ENOSPC, EBUSY, EFAULT, 0 };
-	static const int sock[] = { EBADF, ENOTSOCK, EPROTOTYPE, ENOTCONN, EEXIST,
-				    EBUSY, ENOSPC, EINVAL, ENOMEM, EFAULT, 0 };
+	static const int sock[] = { EBADF, ENOTSOCK, EPROTOTYPE, ENOTCONN,
+				    EPROTONOSUPPORT, EEXIST, EBUSY, ENOSPC,
+				    EINVAL, ENOMEM, EFAULT, 0 };
 	static const int start[] = { EINVAL, EOVERFLOW, E2BIG, EFAULT, ECANCELED,
 				     EINTR, ENOTCONN, ENOENT, EPIPE, EBUSY,
 				     ENOMEM, 0 };
@@ -206,7 +207,9 @@ static void one_call(struct rng *r, uint64_t tid, long n)
 	case 3:
 		cmd = MIGSEND_IOC_ADD_SOCK;
 		a.sock = (struct migsend_sock){ .fd = hostile_fd(r),
-						.flags = pick(r, 8) ? 0 : rnd(r) };
+						.flags = pick(r, 8) ? 0 :
+							 pick(r, 2) ? MIGSEND_SOCK_KTLS :
+							 rnd(r) };
 		break;
 	case 4:
 		cmd = MIGSEND_IOC_PASS_START;
