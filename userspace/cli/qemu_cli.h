@@ -20,6 +20,6 @@ void qemu_resume_hint(char *buf, unsigned long size, const char *socket);
 
 struct mq_qmp;
 /* migrate-set-capabilities x-ignore-shared: QEMU leaves shared RAM to migsend. */
-int qemu_ignore_shared(struct mq_qmp *q);
+int qemu_ignore_shared(struct mq_qmp *q, bool on);
 
 #endif /* MIGSEND_CLI_QEMU_H */

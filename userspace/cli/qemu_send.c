@@ -73,6 +73,9 @@ struct qs_ctx {
 	/* Passes, for --json. */
 	char passes_json[32768];
 	size_t json_len;
+	/* Set by us: put back unless the guest left (a later migration by
+	 * QEMU alone would leave its RAM behind). */
+	bool ignore_shared_was, ignore_shared_set;
 	/* The handover. */
 	enum qs_outcome outcome;
 	uint64_t resumed_us;
@@ -295,16 +298,36 @@ static unsigned int qs_vcpus(struct mq_qmp *q)
 }
 
 /* x-ignore-shared: QEMU's stream leaves the shared RAM to migsend. */
-int qemu_ignore_shared(struct mq_qmp *q)
+int qemu_ignore_shared(struct mq_qmp *q, bool on)
 {
 	json_object *args = json_object_new_object(), *caps = json_object_new_array();
 	json_object *cap = json_object_new_object();
 
 	json_object_object_add(cap, "capability", json_object_new_string("x-ignore-shared"));
-	json_object_object_add(cap, "state", json_object_new_boolean(1));
+	json_object_object_add(cap, "state", json_object_new_boolean(on));
 	json_object_array_add(caps, cap);
 	json_object_object_add(args, "capabilities", caps);
 	return mq_qmp_exec(q, "migrate-set-capabilities", args, -1, NULL);
+}
+
+/* Whether x-ignore-shared is set (query-migrate-capabilities). */
+static bool qs_ignore_shared_was(struct mq_qmp *q)
+{
+	json_object *ret, *e, *v;
+	bool on = false;
+	size_t i;
+
+	if (mq_qmp_exec(q, "query-migrate-capabilities", NULL, -1, &ret))
+		return false;
+	for (i = 0; i < json_object_array_length(ret); i++) {
+		e = json_object_array_get_idx(ret, i);
+		if (json_object_object_get_ex(e, "capability", &v) &&
+		    !strcmp(json_object_get_string(v), "x-ignore-shared") &&
+		    json_object_object_get_ex(e, "state", &v))
+			on = json_object_get_boolean(v);
+	}
+	json_object_put(ret);
+	return on;
 }
 
 static void qs_print_layout(const struct qs_ctx *c)
@@ -349,8 +372,11 @@ static int qs_setup(struct qs_ctx *c)
 		err = mq_qmp_status(c->q, c->status, sizeof(c->status));
 	if (!err)
 		err = mq_layout_discover(c->q, &c->l);
-	if (!err)
-		err = qemu_ignore_shared(c->q);
+	if (!err) {
+		c->ignore_shared_was = qs_ignore_shared_was(c->q);
+		err = qemu_ignore_shared(c->q, true);
+		c->ignore_shared_set = !err;
+	}
 	if (err)
 		return qs_setup_failed(c, EXIT_FAIL, mq_error());
 	c->vcpus = qs_vcpus(c->q);
@@ -561,6 +587,9 @@ static int qs_report(struct qs_ctx *c, const struct migsend_precopy_result *r, i
 static void qs_cleanup(struct qs_ctx *c)
 {
 	qs_set_sender(NULL);
+	if (c->ignore_shared_set && !c->ignore_shared_was &&
+	    (c->outcome == QS_FAILED_RUNNING || c->outcome == QS_RESUMED))
+		qemu_ignore_shared(c->q, false);
 	migsend_sender_close(c->snd);
 	mq_guest_fini(&c->g);
 	migsend_session_close(c->s);

@@ -116,7 +116,7 @@ static int qr_setup(struct qr_ctx *c)
 	if (!err)
 		err = mq_qmp_exec(c->q, "stop", NULL, -1, NULL);
 	if (!err)
-		err = qemu_ignore_shared(c->q);
+		err = qemu_ignore_shared(c->q, true);
 	if (!err)
 		err = mq_layout_discover(c->q, &c->l);
 	return err;

@@ -36,6 +36,13 @@ static void mq_set_bits(uint64_t *w, uint64_t start, uint64_t n)
 		w[start / 64] |= htole64(1ULL << (start % 64));
 }
 
+/* A libmigsend call failed: its message (errno text included) is ours. */
+static int mq_lib_error(int err)
+{
+	mq_fail(0, "%s", migsend_last_error());
+	return err;
+}
+
 /* ----- stop and cont ------------------------------------------------------------ */
 
 static int mq_stop(struct mq_guest *g, uint64_t *stop_us)
@@ -75,7 +82,7 @@ static int mq_take_stopped(struct mq_guest *g, const uint64_t **bitmap)
 		return err;
 	err = migsend_dirtylog_take(g->log, bitmap);
 	if (err)
-		mq_fail(-err, "%s", migsend_last_error());
+		mq_lib_error(err);
 	cerr = mq_cont(g);
 	t = mq_now_ns() - t0;
 	g->st.pauses++;
@@ -115,7 +122,7 @@ static int mq_final_take(struct mq_guest *g, const uint64_t **bitmap)
 	int err = migsend_dirtylog_read(g->log, true, &bm);
 
 	if (err)
-		return mq_fail(-err, "%s", migsend_last_error());
+		return mq_lib_error(err);
 	if (g->o.test_drop_final_pages)
 		mq_drop_final(g, (uint64_t *)bm);
 	*bitmap = bm;
@@ -139,7 +146,7 @@ static int mq_take_dirty(void *ctx, const uint64_t **bitmap)
 	if (g->calls == 1) {		/* before pass 1: the log starts now */
 		err = migsend_dirtylog_clear(g->log);
 		*bitmap = g->empty;
-		return err ? mq_fail(-err, "%s", migsend_last_error()) : 0;
+		return err ? mq_lib_error(err) : 0;
 	}
 	g->st.takes++;
 	return mq_take_stopped(g, bitmap);
@@ -245,7 +252,7 @@ static int mq_open_log(struct mq_guest *g)
 	}
 	err = migsend_dirtylog_open(g->l->pid, r, g->l->nregions, g->gpa, g->npages,
 				    g->o.method, &g->log);
-	return err ? mq_fail(-err, "%s", migsend_last_error()) : 0;
+	return err ? mq_lib_error(err) : 0;
 }
 
 int mq_guest_init(struct mq_guest *g, struct mq_qmp *q, const struct mq_layout *l,
