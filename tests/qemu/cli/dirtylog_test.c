@@ -440,9 +440,26 @@ out:
 
 /* ----- the benchmark ---------------------------------------------------------- */
 
+#define BENCH_REPS	5
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double median(double *v, unsigned int n)
+{
+	qsort(v, n, sizeof(*v), cmp_double);
+	return v[n / 2];
+}
+
 /*
  * The writer maps and writes all of its memory first (a guest that
- * touched all its RAM), then, after each clear, every stride-th page.
+ * touched all its RAM), then, after each clear, every stride-th page;
+ * the take is timed with the writer stopped around it, as the QEMU path
+ * stops the vCPUs.  Medians of BENCH_REPS.
  */
 static int bench(uint64_t mib)
 {
@@ -451,15 +468,15 @@ static int bench(uint64_t mib)
 	};
 	static const uint64_t stride[3] = { 0, 100, 1 };
 	static const char *const pct[3] = { "0", "1", "100" };
+	double rd[BENCH_REPS], cl[BENCH_REPS], tk[BENCH_REPS];
 	uint64_t npages = mib << 8;
 	struct migsend_dirtylog_stats st;
 	const uint64_t *bm;
-	unsigned int k, j;
+	unsigned int k, j, r;
 	struct shm s;
-	double t;
 
-	printf("# soft-dirty log of %llu MiB, all of it mapped by the writer\n",
-	       (unsigned long long)mib);
+	printf("# soft-dirty log of %llu MiB, all of it mapped by the writer; medians of %d\n",
+	       (unsigned long long)mib, BENCH_REPS);
 	if (shm_start(&s, npages, NULL))
 		return 1;
 	writer_run(&s, false, npages, 1, true);
@@ -469,18 +486,25 @@ static int bench(uint64_t mib)
 		if (open_log(&s, m[k], &d))
 			continue;
 		for (j = 0; j < 3; j++) {
-			migsend_dirtylog_clear(d);
-			if (stride[j])
-				writer_run(&s, false, npages, stride[j], true);
-			t = now_ms();
-			writer_pause(s.writer, true);
-			migsend_dirtylog_take(d, &bm);
-			writer_pause(s.writer, false);
-			t = now_ms() - t;
-			migsend_dirtylog_last(d, &st);
+			for (r = 0; r < BENCH_REPS; r++) {
+				double t;
+
+				migsend_dirtylog_clear(d);
+				if (stride[j])
+					writer_run(&s, false, npages, stride[j], true);
+				t = now_ms();
+				writer_pause(s.writer, true);
+				migsend_dirtylog_take(d, &bm);
+				writer_pause(s.writer, false);
+				tk[r] = now_ms() - t;
+				migsend_dirtylog_last(d, &st);
+				rd[r] = st.read_ns / 1e6;
+				cl[r] = st.clear_ns / 1e6;
+			}
 			printf("bench %s dirty_pct %s read_ms %.2f clear_ms %.2f take_stopped_ms %.2f dirty_pages %llu\n",
-			       migsend_dirtylog_method_name(m[k]), pct[j], st.read_ns / 1e6,
-			       st.clear_ns / 1e6, t, (unsigned long long)st.dirty_pages);
+			       migsend_dirtylog_method_name(m[k]), pct[j], median(rd, BENCH_REPS),
+			       median(cl, BENCH_REPS), median(tk, BENCH_REPS),
+			       (unsigned long long)st.dirty_pages);
 		}
 		migsend_dirtylog_close(d);
 	}

@@ -18,6 +18,9 @@
 #                               source cannot know and stays paused
 #   destination_refuses_state   the destination QEMU cannot load the devices:
 #                               ABORT before DONE, the source resumes it
+#   destination_killed_after_stop
+#                               the destination dies during the final pass:
+#                               the source resumes the guest
 #   layout_mismatch_refused     another RAM size there: refused at HELLO,
 #                               the source guest never stopped
 #   sigterm_keeps_guest_running SIGTERM during pre-copy: guest runs on
@@ -27,6 +30,7 @@
 # Not run unless named (the harness of tests/qemu has them as well):
 #   two_backends_handed_over, hugetlbfs_handed_over,
 #   negative_control_detected (--test-drop-final-pages)
+#   pause_cost (prints what the dirty log's vCPU pauses cost, Q_MEM MiB)
 #
 # QEMU_CLI_TESTS="name ..." runs only those.
 MYDIR=$(cd "$(dirname "$0")" && pwd)
@@ -37,7 +41,7 @@ PORT=7810
 n=0 fails=0
 
 all_cases="running_guest_handed_over paused_guest_stays_paused handover_done_lost_both_paused
-handover_cut_after_done destination_refuses_state layout_mismatch_refused sigterm_keeps_guest_running memfd_refused"
+handover_cut_after_done destination_refuses_state destination_killed_after_stop layout_mismatch_refused sigterm_keeps_guest_running memfd_refused"
 cases=${QEMU_CLI_TESTS:-$all_cases}
 
 # Source and destination QEMUs, the source guest ready; $1: extra
@@ -165,6 +169,31 @@ case_destination_refuses_state() {
 	q_verify src
 }
 
+case_destination_killed_after_stop() {
+	boot_pair || return 1
+	start_recv || return 1
+	# Capped, the final pass lasts long enough to kill the destination in it.
+	$IP netns exec mssrc "$MS" send --qemu-qmp "$T/src-ms.qmp" --to "$MS_DST_ADDR:$PORT" \
+		--json --conns 2 --downtime-ms 60000 --max-bandwidth 4M --cap-final-pass \
+		>"$T/send.out" 2>"$T/send.err" &
+	spid=$!
+	n=600
+	while [ $n -gt 0 ] && ! grep -q '"event": *"STOP"' "$T/src.events"; do
+		sleep 0.1
+		n=$((n - 1))
+	done
+	kill -9 $rpid
+	wait $spid
+	src_rc=$?
+	wait_recv
+	show
+	[ $n -gt 0 ] || { echo "# the source never stopped the guest"; return 1; }
+	[ $src_rc -eq 6 ] || return 1
+	[ "$(json_field "$T/send.out" outcome)" = source ] || return 1
+	grep -q 'runs on the source again' "$T/send.err" || return 1
+	expect_state src running && q_verify src
+}
+
 case_layout_mismatch_refused() {
 	q_start src || return 1
 	Q_MEM=$((Q_MEM * 2))
@@ -188,7 +217,7 @@ case_sigterm_keeps_guest_running() {
 	start_recv || return 1
 	# A target no pass meets: pre-copy goes on until the signal.
 	$IP netns exec mssrc "$MS" send --qemu-qmp "$T/src-ms.qmp" --to "$MS_DST_ADDR:$PORT" \
-		--json --conns 2 --downtime-ms 0 --max-passes 10000 >"$T/send.out" 2>"$T/send.err" &
+		--json --conns 2 --downtime-ms 1 --max-passes 10000 >"$T/send.out" 2>"$T/send.err" &
 	spid=$!
 	sleep 8
 	kill -TERM $spid
@@ -242,6 +271,18 @@ case_negative_control_detected() {
 	[ "$(json_field "$T/send.out" test_dropped_pages)" -gt 0 ] || return 1
 	q_verify dst && return 1
 	echo "$Q_VERDICT" | grep -q '^VERIFY FAIL [1-9][0-9]* of'
+}
+
+case_pause_cost() {
+	boot_pair || return 1
+	start_recv || return 1
+	# A target no pass meets: six passes, five takes with the vCPUs stopped.
+	run_send --conns 2 --downtime-ms 1 --max-passes 6
+	wait_recv
+	show
+	[ $src_rc -eq 0 ] && [ $dst_rc -eq 0 ] || return 1
+	echo "# $Q_MEM MiB guest: $(sed -n 's/.*"dirty_log":\({[^}]*}\).*/\1/p' "$T/send.out")"
+	q_verify dst
 }
 
 run_case() {
