@@ -85,6 +85,15 @@ show() {
 	sed 's/^/# recv: /' "$T/recv.err"
 }
 
+# x-ignore-shared is off again on SIDE: a migration by QEMU alone would
+# otherwise leave the RAM behind.
+ignore_shared_off() {
+	q_cmd "$1" '{"execute":"query-migrate-capabilities"}' |
+		grep -qE '"state": *false, *"capability": *"x-ignore-shared"' && return 0
+	echo "# x-ignore-shared still on at $1"
+	return 1
+}
+
 expect_state() {
 	s=$(q_run_state "$1")
 	[ "$s" = "$2" ] && return 0
@@ -209,7 +218,7 @@ case_layout_mismatch_refused() {
 	grep -q 'keeps running on the source' "$T/send.err" || return 1
 	# The source guest was never stopped.
 	! grep -q '"event": *"STOP"' "$T/src.events" || { echo "# the source was stopped"; return 1; }
-	expect_state src running && q_verify src
+	ignore_shared_off src && expect_state src running && q_verify src
 }
 
 case_sigterm_keeps_guest_running() {
@@ -228,7 +237,7 @@ case_sigterm_keeps_guest_running() {
 	[ $src_rc -ne 0 ] || return 1
 	grep -q 'cancelling' "$T/send.err" && grep -q 'keeps running on the source' "$T/send.err" ||
 		return 1
-	expect_state src running && q_verify src
+	ignore_shared_off src && expect_state src running && q_verify src
 }
 
 case_memfd_refused() {
