@@ -4,8 +4,10 @@
 # counting every test of every stage; exits non-zero when any failed.
 #
 # Stages: build (module for each kernel, userspace, tests), checkpatch
-# --strict, sparse (C=2) for each kernel, host unit tests, the kselftest
-# suite in a VM for each kernel.
+# --strict, sparse (C=2) for each kernel, host unit tests, packaging (DKMS
+# for each kernel, make deb + lintian, the packages in a clean root, man
+# pages, YNL spec), the kselftest suite in a VM for each kernel, and one
+# VM boot of the packaging checks (DKMS's module, YNL, installed CLI).
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -108,6 +110,30 @@ stage_fuzz() {
 	one fuzz-smoke "$logs/fuzz-smoke.log" make -s -C tests/fuzz smoke SMOKE_SECONDS=30
 }
 
+# Packaging: the module built and installed with DKMS for each kernel
+# (private trees, scripts/dkms-build.sh); `make deb` with lintian (errors
+# fail); the packages installed into a clean root; the man pages against
+# the code; the YNL spec against the uapi.
+stage_packaging() {
+	local k
+	for k in $kvers; do
+		one "dkms-build-install-$k" "$logs/dkms-$k.log" scripts/dkms-build.sh --install "$k"
+	done
+	one deb-build-lintian "$logs/deb.log" scripts/build-deb.sh
+	counted "$(scripts/check-deb.sh 2>&1 | tee "$logs/deb-check.log" | tests/tap-count.sh deb)"
+	counted "$(scripts/check-man.sh 2>&1 | tee "$logs/man.log" | tests/tap-count.sh man)"
+	counted "$(scripts/check-ynl-spec.sh 2>&1 | tee "$logs/ynl-spec.log" |
+		tests/tap-count.sh ynl-spec)"
+}
+
+# One VM boot: the module DKMS built, the kernel's YNL tool against it (a
+# dump and events), a migration with the CLI the packages installed.
+stage_packaging_vm() { # stage_packaging_vm KVER
+	local k=$1
+	counted "$(scripts/packaging-vm.sh "$k" "$logs/packaging-vm-$k.log" \
+		2>"$logs/packaging-vm-$k.err")"
+}
+
 stage_vm() { # stage_vm KVER
 	local k=$1 log=$logs/vm-$k.log
 	if ! tests/vm/run.sh "$k" vm_suite.sh "$log"; then
@@ -122,9 +148,11 @@ timed "checkpatch+sparse" stage_static
 timed "host tests" stage_host
 timed "script tests" stage_scripts
 timed "fuzz smoke" stage_fuzz
+timed "packaging" stage_packaging
 for k in $kvers; do
 	timed "vm suite $k" stage_vm "$k"
 done
+timed "packaging vm ${kvers##* }" stage_packaging_vm "${kvers##* }"
 
 echo "== timings"
 printf '  %s\n' "${timings[@]}"
