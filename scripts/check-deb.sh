@@ -41,6 +41,24 @@ for p in migsend-dkms libmigsend1 libmigsend-dev migsend; do
 done
 rm -rf "$root" "$work" && mkdir -p "$root" "$work"
 
+# One version everywhere: dkms.conf, the module, libmigsend, the packages.
+versions() {
+	printf 'dkms.conf %s\nkmod/main.c %s\nuserspace/Makefile %s\ndebian/changelog %s\n' \
+		"$(sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' "$top/dkms.conf")" \
+		"$(sed -n 's/^#define MIGSEND_MODULE_VERSION[[:space:]]*"\(.*\)"/\1/p' "$top/kmod/main.c")" \
+		"$(sed -n 's/^VERSION := //p' "$top/userspace/Makefile")" \
+		"$(dpkg-parsechangelog -l "$top/debian/changelog" -S Version | sed 's/-[^-]*$//')"
+}
+versions_agree() {
+	versions >"$work/versions.log"
+	[ "$(awk '{print $2}' "$work/versions.log" | sort -u | wc -l)" -eq 1 ] &&
+		[ "$(awk 'NF == 2' "$work/versions.log" | wc -l)" -eq 4 ]
+}
+versions_agree
+rc=$?
+[ $rc -eq 0 ] || sed 's/^/# /' "$work/versions.log"
+result $rc one_version_in_dkms_module_library_and_packages
+
 quiet "$work/apt.log" apt-get install -s "${pkgs[@]}"
 result $? apt_can_install_all_packages
 
