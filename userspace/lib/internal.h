@@ -60,10 +60,15 @@ bool ms_token_equal(const uint8_t *a, const uint8_t *b);
 /*
  * A data connection's record stream, read through a buffer (rxbuf.c):
  * reads shorter than MS_RXBUF_DIRECT_MIN come from the buffer, longer ones
- * land in place with what follows them buffered.  Errors as ms_read_full().
+ * land in place with what follows them buffered: up to the whole buffer
+ * after a payload shorter than MS_RXBUF_BIG (small records come many per
+ * call), one record header after a longer one (the next payload then
+ * lands in place too instead of being copied out of the buffer).  Errors
+ * as ms_read_full().
  */
 #define MS_RXBUF_SIZE		(64 * 1024)
 #define MS_RXBUF_DIRECT_MIN	1024
+#define MS_RXBUF_BIG		(32 * 1024)
 
 struct ms_rxbuf {
 	int fd;

@@ -529,9 +529,10 @@ static int ms_rx_apply(struct ms_rx_conn *c, const struct ms_rec *rec)
 		if (rec->type == MIGSEND_REC_DATA) {
 			/*
 			 * First write here: allocate the pages in one call
-			 * rather than one fault per page inside recv().
+			 * rather than one fault per page inside recv()
+			 * (preallocated memory has them already).
 			 */
-			if (!ms_is_written(r, off / MS_PAGE))
+			if (!c->rx->o->prealloc && !ms_is_written(r, off / MS_PAGE))
 				madvise(r->map + off, n, MADV_POPULATE_WRITE);
 			err = ms_rxbuf_read(&c->in, r->map + off, n);
 			if (err)
