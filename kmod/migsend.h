@@ -28,8 +28,13 @@
 #define MS_SPAN_MAX_DIRTY	256
 /* ... within at most this many bitmap bits. */
 #define MS_SPAN_MAX_BITS	16384
-/* Bits the cursor scans for the next dirty one before it may reschedule. */
-#define MS_SCAN_BITS		BIT(20)
+/*
+ * The pass's copy of the dirty bitmap is kept in chunks of this many bits
+ * (4 KiB of bitmap, 128 MiB of guest): a chunk with no bit set is not
+ * kept, one with every bit set shares one read-only chunk.
+ */
+#define MS_CHUNK_BITS		32768
+#define MS_CHUNK_WORDS		(MS_CHUNK_BITS / MS_BITS_PER_WORD)
 /* Page fragments one send call carries at most. */
 #define MS_TX_MAX_VECS		128
 /* Send timeout the module sets on its sockets, so it can stop promptly. */
@@ -45,6 +50,12 @@ struct ms_region {
 	/* Unit of the file's page-cache indices (huge pages on old kernels). */
 	unsigned int index_shift;
 	bool hugetlb;
+};
+
+/* The copy of a pass's dirty bitmap, in CPU byte order. */
+struct ms_dirty {
+	const u64 **chunks;	/* NULL: clean; ms_full_chunk; or a copy */
+	u64 nchunks;
 };
 
 /* Counters of a running pass, summed by all connections. */
@@ -64,10 +75,10 @@ struct ms_pass {
 	u32 flags;
 	u32 timeout_ms;
 	/*
-	 * The dirty bitmap, copied from the caller at PASS_START, in CPU
-	 * byte order; read-only while the pass runs, freed when it ends.
+	 * The dirty bitmap, copied from the caller at PASS_START; read-only
+	 * while the pass runs, freed when it ends.
 	 */
-	u64 *bits;
+	struct ms_dirty dirty;
 
 	/* The shared cursor: the next bit to hand out. */
 	struct mutex cursor_lock;
@@ -191,7 +202,8 @@ void ms_pass_cancel(struct ms_session *s, int error);
 bool ms_pass_running(struct ms_session *s);
 int ms_pass_get_stats(struct ms_session *s, struct migsend_stats *st);
 void ms_conn_stats_read(struct ms_conn *c, struct migsend_conn_stats *cs);
-int ms_pass_take_span(struct ms_pass *p, struct ms_span *span);
+int ms_pass_take_span(struct ms_pass *p, const u64 **words, u64 *base,
+		      struct ms_span *span);
 void ms_pass_fail(struct ms_pass *p, int error);
 void ms_pass_conn_done(struct ms_session *s);
 void ms_pass_init(struct ms_pass *p);

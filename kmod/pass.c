@@ -25,6 +25,23 @@
 #include "migsend.h"
 #include "trace.h"
 
+/* The chunk of a bitmap copy whose bits are all set (a first pass's). */
+static const u64 ms_full_chunk[MS_CHUNK_WORDS] = {
+	[0 ... MS_CHUNK_WORDS - 1] = ~0ULL,
+};
+
+static void ms_dirty_free(struct ms_dirty *d)
+{
+	u64 i;
+
+	for (i = 0; i < d->nchunks; i++)
+		if (d->chunks[i] != ms_full_chunk)
+			kfree(d->chunks[i]);
+	kvfree(d->chunks);
+	d->chunks = NULL;
+	d->nchunks = 0;
+}
+
 void ms_pass_init(struct ms_pass *p)
 {
 	mutex_init(&p->cursor_lock);
@@ -32,8 +49,7 @@ void ms_pass_init(struct ms_pass *p)
 
 void ms_pass_free(struct ms_pass *p)
 {
-	kvfree(p->bits);
-	p->bits = NULL;
+	ms_dirty_free(&p->dirty);
 	mutex_destroy(&p->cursor_lock);
 }
 
@@ -68,35 +84,85 @@ static int ms_pass_check_args(const struct migsend_pass *a)
 }
 
 /*
+ * NULL when no bit of [0, @nbits) of @w is set, ms_full_chunk when all
+ * are, else @w.  Bits past @nbits are clear.
+ */
+static const u64 *ms_chunk_kind(const u64 *w, u64 nbits)
+{
+	u64 i, nwords = DIV_ROUND_UP(nbits, MS_BITS_PER_WORD);
+	u64 any = 0, all = ~0ULL, last = w[nwords - 1];
+	u64 valid = nbits % MS_BITS_PER_WORD ? ~ms_mask_from(nbits) : ~0ULL;
+
+	for (i = 0; i + 1 < nwords; i++) {
+		any |= w[i];
+		all &= w[i];
+	}
+	any |= last;
+	all &= last | ~valid;
+	if (!any)
+		return NULL;
+	return all == ~0ULL ? ms_full_chunk : w;
+}
+
+/*
  * Copy the caller's bitmap, in the caller's context and with no lock
  * held.  A fault on it may wait (userfaultfd, FUSE): interruptibly, and
  * only this caller waits.  Its last word is read first, so that a bitmap
- * too short for npages costs no allocation.  NULL for an empty pass.
+ * too short for npages costs no allocation.  Between two chunks the copy
+ * stops for a fatal signal (EINTR) or a PASS_CANCEL (ECANCELED).
  */
-static u64 *ms_pass_copy_bitmap(const struct migsend_pass *a)
+static int ms_dirty_copy(struct ms_dirty *d, struct ms_session *s,
+			 const struct migsend_pass *a, u32 cancel_seq)
 {
-	size_t bytes = ms_bitmap_bytes(a->npages);
+	const gfp_t gfp = GFP_KERNEL_ACCOUNT | __GFP_RETRY_MAYFAIL | __GFP_NOWARN;
 	u64 __user *src = u64_to_user_ptr(a->bitmap);
-	size_t i, nwords = bytes / sizeof(u64);
-	u64 *bits;
+	u64 i, k, nchunks = DIV_ROUND_UP(a->npages, MS_CHUNK_BITS);
+	u64 *buf = NULL;
+	int err = 0;
 
 	if (!a->npages)
-		return NULL;
-	if (fault_in_readable((const char __user *)&src[nwords - 1], sizeof(u64)))
-		goto fault;
-	bits = kvmalloc(bytes, GFP_KERNEL_ACCOUNT | __GFP_RETRY_MAYFAIL |
-			__GFP_NOWARN);
-	if (!bits)
-		return ERR_PTR(-ENOMEM);
-	if (copy_from_user(bits, src, bytes)) {
-		kvfree(bits);
-		goto fault;
+		return 0;
+	if (fault_in_readable((const char __user *)
+			      &src[ms_bitmap_bytes(a->npages) / sizeof(u64) - 1],
+			      sizeof(u64)))
+		return fatal_signal_pending(current) ? -EINTR : -EFAULT;
+	d->chunks = kvcalloc(nchunks, sizeof(*d->chunks), gfp);
+	if (!d->chunks)
+		return -ENOMEM;
+	d->nchunks = nchunks;
+	for (i = 0; i < nchunks; i++) {
+		u64 nbits = min_t(u64, MS_CHUNK_BITS, a->npages - i * MS_CHUNK_BITS);
+		u64 nwords = DIV_ROUND_UP(nbits, MS_BITS_PER_WORD);
+		const u64 *kind;
+
+		if (fatal_signal_pending(current))
+			err = -EINTR;
+		else if (READ_ONCE(s->cancel_seq) != cancel_seq)
+			err = -ECANCELED;
+		if (!err && !buf) {
+			buf = kmalloc_array(MS_CHUNK_WORDS, sizeof(u64), gfp);
+			if (!buf)
+				err = -ENOMEM;
+		}
+		if (!err && copy_from_user(buf, &src[i * MS_CHUNK_WORDS],
+					   nwords * sizeof(u64)))
+			err = fatal_signal_pending(current) ? -EINTR : -EFAULT;
+		if (err)
+			break;
+		for (k = 0; k < nwords; k++)
+			buf[k] = le64_to_cpu((__force __le64)buf[k]);
+		if (nbits % MS_BITS_PER_WORD)
+			buf[nwords - 1] &= ~ms_mask_from(nbits);
+		kind = ms_chunk_kind(buf, nbits);
+		d->chunks[i] = kind;
+		if (kind == buf)
+			buf = NULL;
+		cond_resched();
 	}
-	for (i = 0; i < nwords; i++)
-		bits[i] = le64_to_cpu((__force __le64)bits[i]);
-	return bits;
-fault:
-	return ERR_PTR(fatal_signal_pending(current) ? -EINTR : -EFAULT);
+	kfree(buf);
+	if (err)
+		ms_dirty_free(d);
+	return err;
 }
 
 /* Under s->lock. */
@@ -133,7 +199,7 @@ int ms_pass_start(struct ms_session *s, const struct migsend_pass *a)
 {
 	struct ms_pass *p = &s->pass;
 	u32 cancel_seq = READ_ONCE(s->cancel_seq);
-	u64 *bits;
+	struct ms_dirty dirty = {};
 	int err;
 
 	err = ms_pass_check_args(a);
@@ -145,9 +211,9 @@ int ms_pass_start(struct ms_session *s, const struct migsend_pass *a)
 	mutex_unlock(&s->lock);
 	if (err)
 		return err;
-	bits = ms_pass_copy_bitmap(a);
-	if (IS_ERR(bits))
-		return PTR_ERR(bits);
+	err = ms_dirty_copy(&dirty, s, a, cancel_seq);
+	if (err)
+		return err;
 
 	mutex_lock(&s->lock);
 	err = ms_pass_check_session(s, a);
@@ -158,8 +224,8 @@ int ms_pass_start(struct ms_session *s, const struct migsend_pass *a)
 		goto unlock;
 
 	p->number = a->pass;
-	p->bits = bits;
-	bits = NULL;
+	p->dirty = dirty;
+	dirty = (struct ms_dirty){};
 	p->gpa = a->gpa;
 	p->npages = a->npages;
 	p->flags = a->flags;
@@ -184,7 +250,7 @@ int ms_pass_start(struct ms_session *s, const struct migsend_pass *a)
 	wake_up_all(&s->work_wq);
 unlock:
 	mutex_unlock(&s->lock);
-	kvfree(bits);
+	ms_dirty_free(&dirty);
 	return err;
 }
 
@@ -230,16 +296,16 @@ static void ms_trace_pass_done(struct ms_session *s)
 void ms_pass_conn_done(struct ms_session *s)
 {
 	struct ms_pass *p = &s->pass;
-	u64 *bits;
+	struct ms_dirty dirty;
 	int error;
 
 	if (!atomic_dec_and_test(&p->running_conns))
 		return;
 
 	error = atomic_read(&p->error);
-	bits = p->bits;
+	dirty = p->dirty;
 	spin_lock(&s->state_lock);
-	p->bits = NULL;
+	p->dirty = (struct ms_dirty){};
 	p->elapsed_ns = ktime_get_ns() - p->start_ns;
 	ms_counters_add(&s->total, p);
 	if (error)
@@ -251,7 +317,7 @@ void ms_pass_conn_done(struct ms_session *s)
 	else
 		WRITE_ONCE(p->state, MIGSEND_STATE_FAILED);
 	spin_unlock(&s->state_lock);
-	kvfree(bits);
+	ms_dirty_free(&dirty);
 	ms_trace_pass_done(s);
 	wake_up_all(&s->done_wq);
 	ms_nl_event_pass_done(s);
@@ -291,27 +357,32 @@ int ms_pass_wait(struct ms_session *s, bool nonblock,
 }
 
 /*
- * Hand out the next span of work, in bitmap bits.  Returns 0 with a span,
- * 1 when the pass has no work left.  The bitmap is in kernel memory: the
- * lock is held over a scan of it only, and a long scan over clean pages
- * lets others run every MS_SCAN_BITS bits.
+ * Hand out the next span of work.  Returns 0 with a span, relative to
+ * *@base, in the chunk of bitmap *@words; 1 when the pass has no work
+ * left.  A span never crosses a chunk: the lock is held over at most one
+ * chunk's scan, and a clean chunk is skipped without a look.
  */
-int ms_pass_take_span(struct ms_pass *p, struct ms_span *span)
+int ms_pass_take_span(struct ms_pass *p, const u64 **words, u64 *base,
+		      struct ms_span *span)
 {
 	int ret = 1;
 
 	mutex_lock(&p->cursor_lock);
 	while (p->cursor < p->npages && !READ_ONCE(p->abort)) {
-		u64 end = min_t(u64, p->npages, p->cursor + MS_SCAN_BITS);
+		u64 chunk = p->cursor / MS_CHUNK_BITS;
+		u64 start = chunk * MS_CHUNK_BITS;
+		u64 nbits = min_t(u64, MS_CHUNK_BITS, p->npages - start);
+		const u64 *w = p->dirty.chunks[chunk];
 
-		if (ms_next_set(p->bits, p->cursor, end) < end) {
-			ms_next_span(p->bits, p->cursor, p->npages,
-				     MS_SPAN_MAX_DIRTY, MS_SPAN_MAX_BITS, span);
-			p->cursor = span->end;
+		if (w && ms_next_span(w, p->cursor - start, nbits,
+				      MS_SPAN_MAX_DIRTY, MS_SPAN_MAX_BITS, span)) {
+			*words = w;
+			*base = start;
+			p->cursor = start + span->end;
 			ret = 0;
 			break;
 		}
-		p->cursor = end;
+		p->cursor = start + nbits;
 		cond_resched();
 	}
 	mutex_unlock(&p->cursor_lock);

@@ -423,14 +423,16 @@ static void ms_conn_push_counts(struct ms_conn *c)
 	*old = *cur;
 }
 
-static int ms_send_span(struct ms_conn *c, const struct ms_span *sp)
+/* Span @sp of the bitmap chunk @words, whose bit 0 is bitmap bit @base. */
+static int ms_send_span(struct ms_conn *c, const u64 *words, u64 base,
+			const struct ms_span *sp)
 {
 	const struct ms_pass *p = &c->s->pass;
 	u64 pos = sp->start, rs, re;
 	int err = 0;
 
-	while (!err && ms_next_run(p->bits, pos, sp->end, &rs, &re)) {
-		err = ms_send_run(c, p->gpa + (rs << PAGE_SHIFT), re - rs);
+	while (!err && ms_next_run(words, pos, sp->end, &rs, &re)) {
+		err = ms_send_run(c, p->gpa + ((base + rs) << PAGE_SHIFT), re - rs);
 		pos = re;
 	}
 	c->cur.dirty_pages += sp->dirty;
@@ -461,15 +463,15 @@ static int ms_send_end(struct ms_conn *c)
 }
 
 /* The span is handed to the socket: trace it when someone listens. */
-static void ms_trace_span(struct ms_conn *c, const struct ms_span *sp,
-			  u64 t0, u64 bytes0, int err)
+static void ms_trace_span(struct ms_conn *c, u64 base,
+			  const struct ms_span *sp, u64 t0, u64 bytes0, int err)
 {
 	const struct ms_pass *p = &c->s->pass;
 
 	if (!trace_migsend_span_sent_enabled() || !t0)
 		return;
 	trace_migsend_span_sent(c->s->id, c->idx, p->number,
-				p->gpa + (sp->start << PAGE_SHIFT),
+				p->gpa + ((base + sp->start) << PAGE_SHIFT),
 				sp->end - sp->start, sp->dirty,
 				c->cur.bytes - bytes0, ktime_get_ns() - t0,
 				-err);
@@ -478,8 +480,9 @@ static void ms_trace_span(struct ms_conn *c, const struct ms_span *sp,
 static void ms_conn_run_pass(struct ms_conn *c)
 {
 	struct ms_pass *p = &c->s->pass;
-	u64 t0 = ktime_get_ns();
+	u64 t0 = ktime_get_ns(), base;
 	struct ms_span span;
+	const u64 *words;
 	int err = 0;
 
 	memset(&c->cur, 0, sizeof(c->cur));
@@ -489,13 +492,13 @@ static void ms_conn_run_pass(struct ms_conn *c)
 	while (!READ_ONCE(p->abort)) {
 		u64 span_t0 = 0, bytes0 = c->cur.bytes;
 
-		if (ms_pass_take_span(p, &span))
+		if (ms_pass_take_span(p, &words, &base, &span))
 			break;
 		if (trace_migsend_span_sent_enabled())
 			span_t0 = ktime_get_ns();
-		err = ms_send_span(c, &span);
+		err = ms_send_span(c, words, base, &span);
 		ms_conn_push_counts(c);
-		ms_trace_span(c, &span, span_t0, bytes0, err);
+		ms_trace_span(c, base, &span, span_t0, bytes0, err);
 		if (err)
 			break;
 	}

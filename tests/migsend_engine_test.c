@@ -653,7 +653,7 @@ static int listening_socket(void)
 
 TEST_F(args, add_sock_rejects_bad_sockets)
 {
-	struct migsend_sock a = { .fd = 0, .flags = 1 };
+	struct migsend_sock a = { .fd = 0, .flags = 1U << 5 };	/* unknown */
 	int dev = self->dev, udp, unx[2], lsn, fresh, snd[2], rcv[2], other;
 
 	EXPECT_ERRNO(EBADF, ms_add_sock(dev, 9999));
@@ -768,6 +768,80 @@ TEST_F(args, pass_start_wait_stats_reject_bad_input)
 	ms_bitmap_free(&bm);
 	ms_close_fds(snd, 1);
 	ms_close_fds(rcv, 1);
+}
+
+/* ----- the bitmap's copy: clean, full, mixed and partial chunks --------- */
+
+#define CHUNK		32768ULL	/* bits of one chunk of the module's copy */
+
+/* Pages [first, first + n) equal between source and destination. */
+static bool same_pages(struct mig *m, const struct ms_mem *mem,
+		       uint64_t first, uint64_t n)
+{
+	return !memcmp(m->dst + first * PAGE, mem->p + first * PAGE, n * PAGE);
+}
+
+/* Pages [first, first + n) of the destination all zero (read, not written). */
+static bool zero_pages(struct mig *m, uint64_t first, uint64_t n)
+{
+	return zero_prefix(m->dst + first * PAGE, n * PAGE) == n * PAGE;
+}
+
+TEST(bitmap_chunks_clean_full_mixed_and_partial)
+{
+	/* Four whole chunks and a partial one (512 MiB + 100 pages of
+	 * guest, nearly all never written): chunk 0 and 3 all dirty, chunk 1
+	 * clean, chunk 2 mixed, the last partial one all dirty.
+	 */
+	const uint64_t npages = 4 * CHUNK + 100, c2 = 2 * CHUNK, last = 4 * CHUNK;
+	struct migsend_pass_result res;
+	struct migsend_stats st;
+	struct ms_bitmap bm;
+	struct ms_mem mem;
+	struct mig m;
+
+	ASSERT_EQ(0, mig_open(&m, 2, 0, npages * PAGE));
+	ASSERT_EQ(0, mig_start_rx(&m));
+	ASSERT_EQ(0, ms_mem_create(&mem, npages * PAGE, false));
+	ASSERT_EQ(0, ms_add_region(m.dev, mem.fd, 0, 0, npages * PAGE));
+	ASSERT_EQ(0, ms_bitmap_alloc(&bm, npages));
+	ms_mem_fill_random(&mem, 0, 16, 21);
+	ms_mem_fill_random(&mem, CHUNK - 68, 68, 22);
+	ms_mem_fill_random(&mem, c2 + 100, 64, 23);
+	ms_mem_fill_random(&mem, c2 + 30000, 1, 24);
+	ms_mem_fill_random(&mem, last, 100, 25);
+	ms_bitmap_set(&bm, 0, CHUNK);
+	ms_bitmap_set(&bm, c2 + 100, 64);
+	ms_bitmap_set(&bm, c2 + 30000, 1);
+	ms_bitmap_set(&bm, 3 * CHUNK, CHUNK + 100);
+
+	ASSERT_EQ(0, mig_pass(&m, 1, &bm, 0, MIGSEND_PASS_SKIP_ZERO, &res));
+	EXPECT_TRUE(same_pages(&m, &mem, 0, 16));
+	EXPECT_TRUE(same_pages(&m, &mem, CHUNK - 68, 68));
+	EXPECT_TRUE(same_pages(&m, &mem, c2 + 100, 64));
+	EXPECT_TRUE(same_pages(&m, &mem, c2 + 30000, 1));
+	EXPECT_TRUE(same_pages(&m, &mem, last, 100));
+	EXPECT_TRUE(zero_pages(&m, 16, CHUNK - 68 - 16));
+	EXPECT_TRUE(zero_pages(&m, CHUNK, CHUNK + 100));
+	ASSERT_EQ(0, mig_stats(&m, &st, NULL));
+	EXPECT_EQ(CHUNK + 65 + CHUNK + 100, st.last.dirty_pages);
+	EXPECT_EQ(16 + 68 + 65 + 100, st.last.data_pages);
+	EXPECT_EQ(st.last.dirty_pages - st.last.data_pages,
+		  st.last.zero_pages_hole);
+
+	/* The same bitmap, each bit flipped: the clean chunk is now full. */
+	for (uint64_t i = 0; i < (npages + 63) / 64; i++)
+		bm.words[i] = ~bm.words[i];
+	ms_mem_fill_random(&mem, CHUNK + 7, 1, 26);
+	ASSERT_EQ(0, mig_pass(&m, 2, &bm, 0, MIGSEND_PASS_SKIP_ZERO, &res));
+	EXPECT_TRUE(same_pages(&m, &mem, CHUNK + 7, 1));
+	ASSERT_EQ(0, mig_stats(&m, &st, NULL));
+	EXPECT_EQ(CHUNK - 65 + CHUNK, st.last.dirty_pages);
+	EXPECT_EQ(1, st.last.data_pages);
+
+	mig_close(&m);
+	ms_mem_destroy(&mem);
+	ms_bitmap_free(&bm);
 }
 
 /* ----- failures and teardown ------------------------------------------- */

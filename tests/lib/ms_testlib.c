@@ -359,6 +359,21 @@ static int ms_rx_end(struct ms_rx_conn *c, const struct ms_rec *r)
 	return 0;
 }
 
+/*
+ * Zero [p, p + len), leaving alone the pages that are zero already: a
+ * destination that was never written stays unallocated, however many
+ * hundred MiB a ZERO record covers.
+ */
+static void ms_zero_range(uint8_t *p, uint64_t len)
+{
+	static const uint8_t zero[MIGSEND_PAGE_SIZE];
+	uint64_t off;
+
+	for (off = 0; off < len; off += MIGSEND_PAGE_SIZE)
+		if (memcmp(p + off, zero, MIGSEND_PAGE_SIZE))
+			memset(p + off, 0, MIGSEND_PAGE_SIZE);
+}
+
 static void *ms_rx_thread(void *arg)
 {
 	struct ms_rx_conn *c = arg;
@@ -395,7 +410,7 @@ static void *ms_rx_thread(void *arg)
 		if (r.type == MIGSEND_REC_DATA)
 			err = ms_read_full(c->fd, rx->mem + (r.gpa - rx->gpa_base), len);
 		else
-			memset(rx->mem + (r.gpa - rx->gpa_base), 0, len);
+			ms_zero_range(rx->mem + (r.gpa - rx->gpa_base), len);
 		if (err) {
 			ms_rx_fail(rx, err, "connection lost inside a record", &r);
 			return NULL;

@@ -159,9 +159,13 @@ struct migsend_sock {
  * userfaultfd-registered range nobody serves, a FUSE-backed mapping)
  * blocks this call alone, in an interruptible wait that a fatal signal
  * ends; it never leaves a pass, a kernel thread or a lock waiting on it.
- * The copy takes npages / 8 bytes of kernel memory (32 KiB per GiB of
- * guest-physical range; 512 MiB at MIGSEND_MAX_PASS_PAGES), charged to
- * the caller's memory cgroup and freed when the pass ends.
+ * The copy is kept in chunks of 32768 bits (128 MiB of guest): a chunk
+ * with no bit set, or with every bit set, costs nothing but a pointer
+ * (8 bytes per 128 MiB of range: 1 MiB at MIGSEND_MAX_PASS_PAGES); any
+ * other chunk costs its 4 KiB.  So a pass that sends everything, or a
+ * sparse later pass, costs the kernel almost nothing however large the
+ * guest; the most it can cost is npages / 8 bytes (32 KiB per GiB).  It
+ * is charged to the caller's memory cgroup and freed when the pass ends.
  *
  * The call returns as soon as the pass is queued; the kernel threads send
  * it.  Wait for it with MIGSEND_IOC_PASS_WAIT or poll() (POLLIN when no
