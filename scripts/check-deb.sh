@@ -67,7 +67,7 @@ run_cli() { LD_LIBRARY_PATH=$libdir "$root/usr/bin/migsend" "$@"; }
 quiet "$work/help.log" run_cli --help
 result $? packaged_cli_runs
 ldd_ok() {
-	LD_LIBRARY_PATH=$libdir ldd "$root/usr/bin/migsend" | grep -q "libmigsend.so.0 => $libdir/" &&
+	LD_LIBRARY_PATH=$libdir ldd "$root/usr/bin/migsend" | grep -q "libmigsend.so.1 => $libdir/" &&
 		! readelf -d "$root/usr/bin/migsend" | grep -qE 'RPATH|RUNPATH'
 }
 ldd_ok

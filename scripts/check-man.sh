@@ -16,7 +16,7 @@ rm -rf "$work" && mkdir -p "$work/bin"
 # that a rebuild meanwhile cannot change it under the check.
 from=${1:-$top/build/userspace/migsend}
 cp "$from" "$work/bin/migsend"
-cp "$(dirname "$from")"/libmigsend.so.0 "$work/bin/" 2>/dev/null
+cp "$(dirname "$from")"/libmigsend.so.1 "$work/bin/" 2>/dev/null
 cli=$work/bin/migsend
 n=0 fails=0
 result() { # result STATUS NAME
