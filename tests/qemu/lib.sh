@@ -28,7 +28,13 @@ T=${T:-/tmp/msq}
 # two (two backends, one per NUMA node).
 : "${Q_LAYOUT:=file}"
 
-q_now_ms() { read -r up _ </proc/uptime; echo $((${up%.*} * 1000 + 10 * ${up#*.})); }
+# Milliseconds since boot.  /proc/uptime has two decimals; "1" before
+# them keeps "08" from being read as an octal number.
+q_now_ms() {
+	local up
+	read -r up _ </proc/uptime
+	echo $((${up%.*} * 1000 + 10 * 1${up#*.} - 1000))
+}
 
 q_ramdir() { [ "$Q_LAYOUT" = huge ] && echo /dev/hugepages || echo /dev/shm; }
 
@@ -62,10 +68,20 @@ q_memory_args() {
 	esac
 }
 
-# Start QEMU for SIDE (src or dst) with the guest; further arguments go
-# to QEMU (the destination gets "-incoming defer", and "-S" where only a
-# later 'cont' may run it).  Starts the event logger too.
+# Start QEMU for SIDE (src or dst) with the guest and wait until it
+# answers on QMP (then its RAM files exist); further arguments go to QEMU
+# (the destination gets "-incoming defer", and "-S" where only a later
+# 'cont' may run it).  Starts the event logger too.
 q_start() {
+	q_launch "$@" && q_wait_qmp "$1"
+}
+
+q_wait_qmp() {
+	"$MSQMP" --timeout 30 "$T/$1.qmp" '{"execute":"query-status"}' >/dev/null
+}
+
+# q_start without the wait.
+q_launch() {
 	local side=$1 ns=mssrc
 	shift
 	[ "$side" = dst ] && ns=msdst
@@ -90,8 +106,6 @@ q_start() {
 	echo $! >"$T/$side.pid"
 	"$MSQMP" --events "$T/$side-ev.qmp" >"$T/$side.events" 2>/dev/null &
 	echo $! >"$T/$side.evpid"
-	# Wait until QEMU answers: then its RAM files exist.
-	"$MSQMP" --timeout 20 "$T/$side.qmp" '{"execute":"query-status"}' >/dev/null
 }
 
 q_pid() { cat "$T/$1.pid" 2>/dev/null; }
@@ -139,10 +153,12 @@ q_wait_line() {
 q_boot_src() {
 	local t0 t_qmp t_entry
 	t0=$(q_now_ms)
-	q_start src || return 1
+	q_launch src
+	[ $# -gt 0 ] && q_launch dst "$@"
+	q_wait_qmp src || return 1
 	t_qmp=$(($(q_now_ms) - t0))
 	if [ $# -gt 0 ]; then
-		q_start dst "$@" || return 1
+		q_wait_qmp dst || return 1
 	fi
 	q_wait_line src '^MSGUEST boot' 60 || return 1
 	t_entry=$(($(q_now_ms) - t0))
@@ -168,6 +184,20 @@ q_verify() {
 	Q_VERDICT=$(grep '^VERIFY \(OK\|FAIL [0-9]* of\)' "$T/$1.con" | tail -1)
 	echo "# $1 guest: ${Q_VERDICT:-no verdict}"
 	[ $n -gt 0 ] && case $Q_VERDICT in "VERIFY OK"*) true ;; *) false ;; esac
+}
+
+# The guest's sequence number now: it answers 'P' with a PROGRESS line
+# (empty if it does not within 10 s).
+q_guest_seq() {
+	local n i=100
+	n=$(grep -c '^PROGRESS' "$T/$1.con")
+	printf P >"$T/$1.cmd.in"
+	while [ "$(grep -c '^PROGRESS' "$T/$1.con")" -le "$n" ]; do
+		i=$((i - 1))
+		[ $i -gt 0 ] || return 1
+		sleep 0.1
+	done
+	grep '^PROGRESS' "$T/$1.con" | tail -1 | sed 's/.* seq=\([0-9]*\).*/\1/'
 }
 
 # Lines the guest printed to report a bad page or stale RAM.
@@ -256,4 +286,50 @@ q_cpu_s() {
 		set -- "$1" "$2"
 	done
 	echo $((ticks / hz)).$(printf '%02d' $((ticks % hz)))
+}
+
+# ----- migsend ------------------------------------------------------------
+# $MS is the migsend CLI.
+
+# migsend recv for the destination QEMU on port $1, in msdst, in the
+# background (pid in Q_RPID); further arguments go to recv.  Its output
+# in $T/recv.out (JSON) and $T/recv.err.
+q_ms_recv() {
+	local port=$1
+	shift
+	$IP netns exec msdst "$MS" recv --listen "$MS_DST_ADDR:$port" \
+		--qemu-qmp "$T/dst-ms.qmp" --json "$@" >"$T/recv.out" 2>"$T/recv.err" &
+	Q_RPID=$!
+	ms_wait_listening "$port" $Q_RPID
+}
+
+# migsend send from the source QEMU to port $1, in mssrc; further
+# arguments go to send.  Its output in $T/send.out (JSON) and
+# $T/send.err; with Q_BG=1 in the background (pid in Q_SPID), else its
+# exit status in Q_SRC_RC.
+q_ms_send() {
+	local port=$1
+	shift
+	if [ "${Q_BG:-0}" = 1 ]; then
+		$IP netns exec mssrc "$MS" send --qemu-qmp "$T/src-ms.qmp" \
+			--to "$MS_DST_ADDR:$port" --json "$@" >"$T/send.out" 2>"$T/send.err" &
+		Q_SPID=$!
+		return 0
+	fi
+	$IP netns exec mssrc "$MS" send --qemu-qmp "$T/src-ms.qmp" \
+		--to "$MS_DST_ADDR:$port" --json "$@" >"$T/send.out" 2>"$T/send.err"
+	Q_SRC_RC=$?
+}
+
+# The value of key $2 (a string or a number) in the JSON of file $1.
+q_json() {
+	sed -n "s/.*\"$2\":\"\{0,1\}\([^\",}]*\).*/\1/p" "$1" | head -1
+}
+
+# One line on what send and recv said.
+q_ms_summary() {
+	echo "# send: outcome $(q_json "$T/send.out" outcome), engine $(q_json "$T/send.out" engine)," \
+		"$(grep -o '"pass":' "$T/send.out" | wc -l) passes, wire $(q_json "$T/send.out" wire_bytes) B," \
+		"guest downtime $(q_json "$T/send.out" guest_downtime_ms) ms (QMP events: $(q_downtime_ms) ms)," \
+		"total $(q_json "$T/send.out" total_seconds) s; recv: outcome $(q_json "$T/recv.out" outcome)"
 }

@@ -4,11 +4,11 @@
  * a RAM transport outside QEMU would, to check the test harness's
  * x-ignore-shared path without migsend.
  *
- *   msram copy SRC DST [--drop N | --drop-last N]
+ *   msram copy SRC DST [--drop N] [--drop-last N]
  *	Copies each 4 KiB page of SRC that differs from DST into DST, but
- *	leaves out the first (or the last) N differing pages: part of a
- *	final pass lost, which the guest on the destination must notice.
- *	Prints "copied C dropped D of P pages".
+ *	leaves out the first N and the last N of the differing pages: part
+ *	of a final pass lost, which the guest on the destination must
+ *	notice.  Prints "copied C dropped D of P pages".
  *   msram diff A B
  *	Prints the number of 4 KiB pages that differ; exit 1 if any.
  *
@@ -67,22 +67,21 @@ static int map_pair(struct ram *a, struct ram *b, char **argv, int writable)
 	return 0;
 }
 
-/* Pages that differ are copied, but the first drop of them (counted
- * from the end when backwards) are left out. */
-static int ram_copy(char **argv, size_t drop, int backwards)
+/* The pages that differ, in order; the first and the last ones dropped. */
+static int ram_copy(char **argv, size_t drop_first, size_t drop_last)
 {
 	struct ram src, dst;
-	size_t i, n, copied = 0, dropped = 0;
+	size_t off, differ = 0, seen = 0, copied = 0, dropped = 0;
 
 	if (map_pair(&src, &dst, argv, 1))
 		return 2;
-	n = src.size / PAGE;
-	for (i = 0; i < n; i++) {
-		size_t off = (backwards ? n - 1 - i : i) * PAGE;
-
+	for (off = 0; off < src.size; off += PAGE)
+		differ += memcmp(src.mem + off, dst.mem + off, PAGE) != 0;
+	for (off = 0; off < src.size; off += PAGE) {
 		if (!memcmp(src.mem + off, dst.mem + off, PAGE))
 			continue;
-		if (dropped < drop) {
+		seen++;
+		if (seen <= drop_first || seen + drop_last > differ) {
 			dropped++;
 			continue;
 		}
@@ -108,15 +107,25 @@ static int ram_diff(char **argv)
 
 int main(int argc, char **argv)
 {
+	size_t drop[2] = { 0, 0 };
+	int i;
+
 	if (argc == 4 && strcmp(argv[1], "diff") == 0)
 		return ram_diff(argv + 2);
-	if (argc == 4 && strcmp(argv[1], "copy") == 0)
-		return ram_copy(argv + 2, 0, 0);
-	if (argc == 6 && strcmp(argv[1], "copy") == 0 && strcmp(argv[4], "--drop") == 0)
-		return ram_copy(argv + 2, strtoul(argv[5], NULL, 10), 0);
-	if (argc == 6 && strcmp(argv[1], "copy") == 0 && strcmp(argv[4], "--drop-last") == 0)
-		return ram_copy(argv + 2, strtoul(argv[5], NULL, 10), 1);
-	fprintf(stderr, "usage: msram copy SRC DST [--drop N | --drop-last N]\n"
+	if (argc < 4 || strcmp(argv[1], "copy") != 0)
+		goto usage;
+	for (i = 4; i + 1 < argc; i += 2) {
+		if (strcmp(argv[i], "--drop") == 0)
+			drop[0] = strtoul(argv[i + 1], NULL, 10);
+		else if (strcmp(argv[i], "--drop-last") == 0)
+			drop[1] = strtoul(argv[i + 1], NULL, 10);
+		else
+			goto usage;
+	}
+	if (i == argc)
+		return ram_copy(argv + 2, drop[0], drop[1]);
+usage:
+	fprintf(stderr, "usage: msram copy SRC DST [--drop N] [--drop-last N]\n"
 			"       msram diff A B\n");
 	return 2;
 }

@@ -13,13 +13,18 @@ QDIR=$(cd "$(dirname "$0")" && pwd)
 . "$QDIR/lib.sh"
 MS=${MS:-$QDIR/../migsend}
 mkdir -p "$T"
-n=0 fails=0
+n=0 fails=0 Q_RPID= Q_SPID=
+layout0=$Q_LAYOUT mem0=$Q_MEM rate0=$Q_RATE
 
-all_cases="guest_boots qemu_precopy ignore_shared_copy ignore_shared_negative_control"
+all_cases="qemu_precopy ignore_shared_copy ignore_shared_negative_control
+migsend_kernel_1conn migsend_kernel_4conns migsend_user_sendfile migsend_hugetlbfs
+migsend_two_backends migsend_cancel_source_keeps_running
+migsend_destination_killed_source_keeps_running migsend_negative_control"
 cases=${QEMU_TESTS:-$all_cases}
 
 diagnose() {
-	for f in "$T"/src.con "$T"/dst.con "$T"/src.err "$T"/dst.err "$T"/*.out "$T"/*.log; do
+	for f in "$T"/src.con "$T"/dst.con "$T"/src.err "$T"/dst.err "$T"/send.* "$T"/recv.* \
+		"$T"/src.events "$T"/dst.events; do
 		[ -s "$f" ] || continue
 		echo "# --- ${f##*/}"
 		tail -8 "$f" | sed 's/^/#   /'
@@ -28,8 +33,8 @@ diagnose() {
 
 run_case() {
 	name=$1
-	t0=$(q_now_ms)
-	rm -f "$T"/*.out "$T"/*.log
+	case_t0=$(q_now_ms)
+	rm -f "$T"/send.* "$T"/recv.*
 	if "case_$name"; then
 		r=ok
 	else
@@ -37,42 +42,42 @@ run_case() {
 		fails=$((fails + 1))
 		diagnose
 	fi
+	for p in $Q_RPID $Q_SPID; do
+		kill -9 "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
+	Q_RPID= Q_SPID=
 	q_cleanup
+	Q_LAYOUT=$layout0 Q_MEM=$mem0 Q_RATE=$rate0
 	n=$((n + 1))
-	echo "$r $n $name # $(($(q_now_ms) - t0)) ms"
+	echo "$r $n $name # $(($(q_now_ms) - case_t0)) ms"
 }
 
 # ----- the harness, with QEMU's own migration --------------------------
 
-case_guest_boots() {
-	q_boot_src || return 1
-	printf P >"$T/src.cmd.in"
-	q_wait_line src '^PROGRESS' 10 && q_verify src 60 || return 1
-	grep '^PROGRESS' "$T/src.con" | tail -1 | sed 's/^/# /'
-}
-
-# Plain pre-copy, all RAM in QEMU's stream.
+# The guest boots and checks its pages; QEMU's plain pre-copy, all RAM
+# in QEMU's stream, moves it.
 case_qemu_precopy() {
 	q_boot_src -incoming defer || return 1
+	q_verify src 60 || return 1
 	q_qemu_migrate 4401 || return 1
 	echo "# QEMU pre-copy: downtime $(q_downtime_ms) ms"
 	q_verify dst
 }
 
 # x-ignore-shared: QEMU moves only the device state; msram copies the RAM
-# files while the guest runs, again after the source stopped, leaving
-# out the first $1 and the last $2 pages of that final copy.  The
+# files while the guest runs, again after the source stopped (with the
+# msram options given, to leave pages out of that final copy).  The
 # destination (-S) runs only when told to, after the source completed.
 ignore_shared_migration() {
+	local src_ram dst_ram
 	q_boot_src -incoming defer -S || return 1
 	q_caps src x-ignore-shared=true && q_caps dst x-ignore-shared=true || return 1
 	q_cmd dst '{"execute":"migrate-incoming","arguments":{"uri":"tcp:'$MS_DST_ADDR':4402"}}' >/dev/null || return 1
 	src_ram=$(q_ram_files src) dst_ram=$(q_ram_files dst)
 	echo "# pass 1: $("$MSRAM" copy "$src_ram" "$dst_ram")"
 	q_cmd src '{"execute":"stop"}' >/dev/null || return 1
-	drop="--drop $1"
-	[ "$2" -gt 0 ] && drop="--drop-last $2"
-	echo "# final pass: $("$MSRAM" copy "$src_ram" "$dst_ram" $drop)"
+	echo "# final pass: $("$MSRAM" copy "$src_ram" "$dst_ram" "$@")"
 	q_cmd src '{"execute":"migrate","arguments":{"uri":"tcp:'$MS_DST_ADDR':4402"}}' >/dev/null &&
 		q_wait_status src 'completed|failed' 60 && q_wait_status dst 'completed' 10 || return 1
 	[ "$(q_run_state dst)" = paused ] || { echo "# destination ran before cont"; return 1; }
@@ -82,21 +87,134 @@ ignore_shared_migration() {
 }
 
 case_ignore_shared_copy() {
-	ignore_shared_migration 0 0 && q_verify dst
+	ignore_shared_migration && q_verify dst
 }
 
 # Part of the final copy left out: the guest must say so.  The last
-# pages are guest data (a stale page against a fresh table); the first
-# are the guest's own image, table and sequence number (RAM older than
-# the device state).
+# pages are guest data (stale pages against a fresh table); the first are
+# the guest's own image, table and sequence number (RAM older than the
+# device state).
 case_ignore_shared_negative_control() {
-	ignore_shared_migration 0 4 || return 1
+	ignore_shared_migration --drop 4 --drop-last 4 || return 1
 	q_verify dst 30 && return 1
-	echo "$Q_VERDICT" | grep -q '^VERIFY FAIL [1-9][0-9]* of' || return 1
-	q_cleanup
-	ignore_shared_migration 4 0 || return 1
+	echo "$Q_VERDICT" | grep -q '^VERIFY FAIL [1-9][0-9]* of' &&
+		grep -q '^SEQ FAIL' "$T/dst.con"
+}
+
+# ----- migsend ---------------------------------------------------------
+# The destination QEMU waits with -incoming defer and no -S: migsend recv
+# stops it first (which clears QEMU's autostart) and runs it with 'cont'
+# only after the source's DONE (docs/QEMU.md, "Who runs the guest").
+
+PORT=7900
+
+# A migration by migsend with the send options given; both sides must
+# succeed, the destination run the guest and its guest verify every page.
+migsend_migration() {
+	PORT=$((PORT + 1))
+	q_boot_src -incoming defer || return 1
+	q_ms_recv $PORT --timeout 120 || return 1
+	q_ms_send $PORT "$@"
+	wait $Q_RPID
+	dst_rc=$?
+	q_ms_summary
+	[ "$Q_SRC_RC" -eq 0 ] && [ $dst_rc -eq 0 ] || { echo "# send exit $Q_SRC_RC, recv exit $dst_rc"; return 1; }
+	[ "$(q_json "$T/send.out" outcome)" = destination ] &&
+		[ "$(q_json "$T/recv.out" outcome)" = running ] || return 1
+	[ "$(q_run_state dst)" = running ] && [ "$(q_run_state src)" = postmigrate ] || return 1
+}
+
+case_migsend_kernel_1conn() {
+	migsend_migration --engine kernel --conns 1 && q_verify dst
+}
+
+case_migsend_kernel_4conns() {
+	migsend_migration --engine kernel --conns 4 && q_verify dst
+}
+
+case_migsend_user_sendfile() {
+	migsend_migration --engine user-sendfile --conns 2 &&
+		[ "$(q_json "$T/send.out" engine)" = user-sendfile ] && q_verify dst
+}
+
+# Both QEMUs' RAM on hugetlbfs: 2 x 32 MiB of the test VM's 64 huge pages.
+case_migsend_hugetlbfs() {
+	Q_LAYOUT=huge Q_MEM=32
+	migsend_migration --engine kernel --conns 2 && q_verify dst
+}
+
+case_migsend_two_backends() {
+	Q_LAYOUT=two
+	migsend_migration --engine kernel --conns 2 && q_verify dst
+}
+
+# A migration that cannot converge, under way: the guest rewrites 5000
+# pages a second, more than a pass can send in the 1 ms target.
+start_endless_migration() {
+	PORT=$((PORT + 1))
+	Q_RATE=5000
+	q_boot_src -incoming defer || return 1
+	q_ms_recv $PORT --timeout 120 || return 1
+	Q_BG=1
+	q_ms_send $PORT --engine kernel --conns 2 --downtime-ms 1 --max-passes 100000
+	Q_BG=0
+	ms_wait_for_pass $Q_SPID || return 1
+	# Into a later pass: the dirty log is being taken.
+	sleep 3
+	echo "# at $(($(q_now_ms) - case_t0)) ms: $("$MS" stats 2>&1 | grep "pid $Q_SPID")"
+}
+
+# After a failed migration: the source guest never stopped for good,
+# runs and keeps working (its sequence number moves on), every page
+# checks; the destination QEMU never ran it.
+source_kept_the_guest() {
+	local seq0 seq1
+	[ "$(q_json "$T/send.out" outcome)" = source ] || return 1
+	[ "$(q_run_state src)" = running ] || { echo "# source QEMU: $(q_run_state src)"; return 1; }
+	! grep -q '"event": *"RESUME"' "$T/dst.events" || { echo "# the destination ran the guest"; return 1; }
+	seq0=$(q_guest_seq src)
+	sleep 2.5
+	seq1=$(q_guest_seq src)
+	echo "# source guest: seq $seq0, then $seq1; $(wc -l <"$T/src.con") lines"
+	[ "$seq1" -gt "$seq0" ] && q_verify src
+}
+
+# Ctrl-C on migsend send mid-pass.
+case_migsend_cancel_source_keeps_running() {
+	start_endless_migration || return 1
+	kill -INT $Q_SPID
+	wait $Q_SPID
+	Q_SRC_RC=$?
+	wait $Q_RPID
+	dst_rc=$?
+	q_ms_summary
+	echo "# send exit $Q_SRC_RC, recv exit $dst_rc"
+	[ $Q_SRC_RC -ne 0 ] && [ $dst_rc -ne 0 ] || return 1
+	source_kept_the_guest
+}
+
+# The destination (migsend recv and its QEMU) killed mid-pass.
+case_migsend_destination_killed_source_keeps_running() {
+	local t0
+	start_endless_migration || return 1
+	echo "# killing migsend recv (pid $Q_RPID) and the destination QEMU (pid $(q_pid dst))"
+	kill -9 $Q_RPID "$(q_pid dst)"
+	t0=$(q_now_ms)
+	wait $Q_SPID
+	Q_SRC_RC=$?
+	echo "# send exit $Q_SRC_RC $(($(q_now_ms) - t0)) ms after the destination was killed"
+	q_ms_summary
+	[ $Q_SRC_RC -ne 0 ] || return 1
+	source_kept_the_guest
+}
+
+# The negative control: migsend leaves the 8 highest dirty pages out of
+# the final pass; the destination guest must report them.
+case_migsend_negative_control() {
+	migsend_migration --engine kernel --conns 2 --test-drop-final-pages 8 || return 1
+	[ "$(q_json "$T/send.out" test_dropped_pages)" -gt 0 ] || return 1
 	q_verify dst 30 && return 1
-	[ "$(q_guest_failures dst)" -gt 0 ]
+	echo "$Q_VERDICT" | grep -q '^VERIFY FAIL [1-9][0-9]* of'
 }
 
 for c in $cases; do
