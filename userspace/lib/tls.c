@@ -35,6 +35,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,18 +89,42 @@ struct ms_tls_conn {
 	char why[256];		/* why our own check refused the peer */
 };
 
+/* Why this thread's last read failed in TLS, or "". */
+static _Thread_local char ms_tls_why[256];
+
+/* A read failed in TLS: keep why for ms_tls_read_error(), then ms_fail(). */
+static int ms_tls_read_fail(int err, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static int ms_tls_read_fail(int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(ms_tls_why, sizeof(ms_tls_why), fmt, ap);
+	va_end(ap);
+	return ms_fail(err, "%s", ms_tls_why);
+}
+
 static pthread_mutex_t ms_tls_users_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct ms_tls_conn *ms_tls_users;
 static int ms_tls_nusers;	/* read without the lock: a hint */
 
 /* ----- credentials -------------------------------------------------------- */
 
+/* A credentials problem is the caller's configuration: EINVAL, errno in the text. */
+static int ms_tls_unreadable(const char *what, const char *path)
+{
+	ms_fail(0, "TLS %s: cannot read %s: %s", what, path, strerror(errno));
+	return -EINVAL;
+}
+
 static int ms_tls_file(char *path, size_t size, const char *dir, const char *name)
 {
 	if ((size_t)snprintf(path, size, "%s/%s", dir, name) >= size)
-		return ms_fail(ENAMETOOLONG, "TLS credentials: %s/%s: name too long", dir, name);
+		return ms_fail(EINVAL, "TLS credentials: %s/%s: name too long", dir, name);
 	if (access(path, R_OK))
-		return ms_fail(errno, "TLS credentials: cannot read %s", path);
+		return ms_tls_unreadable("credentials", path);
 	return 0;
 }
 
@@ -165,7 +190,7 @@ static int ms_tls_load_psk_client(struct ms_tls *t, const char *file)
 
 	f = fopen(file, "re");
 	if (!f)
-		return ms_fail(errno, "TLS pre-shared key: cannot read %s", file);
+		return ms_tls_unreadable("pre-shared key", file);
 	n = getline(&line, &cap, f);
 	fclose(f);
 	if (n > 0 && line[n - 1] == '\n')
@@ -196,7 +221,7 @@ static int ms_tls_load_psk_server(struct ms_tls *t, const char *file)
 	int ret;
 
 	if (access(file, R_OK))
-		return ms_fail(errno, "TLS pre-shared keys: cannot read %s", file);
+		return ms_tls_unreadable("pre-shared keys", file);
 	ret = gnutls_psk_allocate_server_credentials(&t->psk_server);
 	if (!ret)
 		ret = gnutls_psk_set_server_credentials_file(t->psk_server, file);
@@ -806,11 +831,12 @@ static size_t ms_iov_gather(const struct msghdr *msg, size_t n, uint8_t *dst, si
 static int ms_tls_on_alert(const uint8_t *rec, size_t len)
 {
 	if (len < 2)
-		return ms_fail(EPROTO, "TLS: a malformed alert from the peer");
+		return ms_tls_read_fail(EPROTO, "TLS: a malformed alert from the peer");
 	if (rec[1] == GNUTLS_A_CLOSE_NOTIFY)
 		return 0;
-	return ms_fail(ms_tls_auth_alert(rec[1]) ? EACCES : ECONNABORTED,
-		       "TLS: the peer sent the alert \"%s\"", gnutls_alert_get_name(rec[1]));
+	return ms_tls_read_fail(ms_tls_auth_alert(rec[1]) ? EACCES : ECONNABORTED,
+				"TLS: the peer sent the alert \"%s\"",
+				gnutls_alert_get_name(rec[1]));
 }
 
 /* Session tickets are dropped; a key update, or anything else, is refused. */
@@ -821,14 +847,14 @@ static int ms_tls_on_handshake(const uint8_t *rec, size_t len)
 	while (off + 4 <= len) {
 		mlen = (size_t)rec[off + 1] << 16 | rec[off + 2] << 8 | rec[off + 3];
 		if (rec[off] == MS_TLS_HS_KEY_UPDATE)
-			return ms_fail(EPROTO, "TLS: the peer updated its keys, which kernel TLS cannot follow");
+			return ms_tls_read_fail(EPROTO, "TLS: the peer updated its keys, which kernel TLS cannot follow");
 		if (rec[off] != MS_TLS_HS_NEW_SESSION_TICKET)
-			return ms_fail(EPROTO, "TLS: unexpected handshake message %u after the handshake",
-				       rec[off]);
+			return ms_tls_read_fail(EPROTO, "TLS: unexpected handshake message %u after the handshake",
+						rec[off]);
 		off += 4 + mlen;
 	}
 	if (off != len)
-		return ms_fail(EPROTO, "TLS: a handshake message split over records after the handshake");
+		return ms_tls_read_fail(EPROTO, "TLS: a handshake message split over records after the handshake");
 	return 1;	/* dropped */
 }
 
@@ -861,15 +887,21 @@ ms_tls_on_control(int fd, struct msghdr *msg, size_t n, int type)
 		return ms_tls_on_alert(rec, len);
 	if (type == MS_TLS_CT_HANDSHAKE)
 		return ms_tls_on_handshake(rec, len);
-	return ms_fail(EPROTO, "TLS: a record of unknown type %d", type);
+	return ms_tls_read_fail(EPROTO, "TLS: a record of unknown type %d", type);
+}
+
+const char *ms_tls_read_error(void)
+{
+	return ms_tls_why[0] ? ms_tls_why : NULL;
 }
 
 ssize_t ms_tls_recvmsg(int fd, struct msghdr *msg, int flags)
 {
 	char cbuf[CMSG_SPACE(1)];
+	int type = MS_TLS_CT_APPDATA, ret;
 	ssize_t n;
-	int type, ret;
 
+	ms_tls_why[0] = 0;
 	for (;;) {
 		msg->msg_control = cbuf;
 		msg->msg_controllen = sizeof(cbuf);
@@ -878,7 +910,7 @@ ssize_t ms_tls_recvmsg(int fd, struct msghdr *msg, int flags)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && errno == EBADMSG)
-			n = ms_fail(EBADMSG, "TLS: a record failed authentication: the data was altered in flight");
+			n = ms_tls_read_fail(EBADMSG, "TLS: a record failed authentication: the data was altered in flight");
 		else if (n < 0)
 			n = -errno;
 		if (n <= 0)

@@ -24,8 +24,10 @@ struct ms_tls;
 
 /*
  * Load what @o names (X.509 directory or PSK file) for the destination
- * (@server) or the source.  Errors: ENOENT/EACCES (a file), EINVAL (both
- * or neither of creds_dir and psk_file, a malformed file or priority).
+ * (@server) or the source.  Errors: EINVAL for anything in the operator's
+ * configuration (a file missing or unreadable, malformed, both or neither
+ * of creds_dir and psk_file, a bad priority string): the message says
+ * which.
  */
 int ms_tls_new(struct ms_tls **out, const struct migsend_tls_opts *o, bool server);
 void ms_tls_free(struct ms_tls *t);
@@ -76,6 +78,13 @@ void ms_tls_server_abandon(struct ms_tls_conn *c);
  */
 ssize_t ms_tls_recvmsg(int fd, struct msghdr *msg, int flags);
 ssize_t ms_tls_recv(int fd, void *buf, size_t len, int flags);
+
+/*
+ * Why the calling thread's last ms_tls_recv*() failed in TLS (an alert, a
+ * key update, a record altered in flight), for a caller that words its own
+ * message; NULL when it did not fail there.
+ */
+const char *ms_tls_read_error(void);
 
 /*
  * send() for any socket: through GnuTLS for a connection whose sending
