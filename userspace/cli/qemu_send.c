@@ -243,7 +243,7 @@ static int qs_parse(int argc, char **argv, struct qs_args *a)
 		case 'Z': a->pc.pass_flags &= ~MIGSEND_PASS_SKIP_ZERO; break;
 		case 'L': if (qs_parse_log(optarg, &a->g.method)) return -1; break;
 		case 'j': a->json = true; break;
-		case 'D': a->g.test_drop_final_pages = strtoull(optarg, NULL, 0); break;
+		case 'D': a->pc.test_drop_final_pages = strtoull(optarg, NULL, 0); break;
 		case 'X':
 			if (!strcmp(optarg, "done-lost"))
 				a->test_cut = QS_CUT_DONE_LOST;
@@ -505,8 +505,8 @@ static void qs_print_json(const struct qs_ctx *c, const struct migsend_precopy_r
 		printf(",\"stop_us\":%" PRIu64, st->stop_us);
 	if (c->resumed_us)
 		printf(",\"resumed_us\":%" PRIu64, c->resumed_us);
-	if (c->a.g.test_drop_final_pages)
-		printf(",\"test_dropped_pages\":%" PRIu64, st->dropped_pages);
+	if (c->a.pc.test_drop_final_pages)
+		printf(",\"test_dropped_pages\":%" PRIu64, r->test_dropped_pages);
 	printf(",");
 	conns_json(&c->a.conns, stdout);
 	if (err || c->why[0]) {
@@ -544,8 +544,8 @@ static void qs_print_text(const struct qs_ctx *c, const struct migsend_precopy_r
 		printf("; %.1f ms as the guest saw it (STOP here to RESUME there, by the two QEMUs' clocks)",
 		       dt);
 	printf("\n");
-	if (c->a.g.test_drop_final_pages)
-		printf("test: %" PRIu64 " pages left out of the final pass\n", st->dropped_pages);
+	if (c->a.pc.test_drop_final_pages)
+		printf("test: %" PRIu64 " pages left out of the final pass\n", r->test_dropped_pages);
 	if (c->g.was_running)
 		printf("the guest runs on the destination; this QEMU is paused (postmigrate): quit it\n");
 	else

@@ -442,6 +442,12 @@ struct migsend_precopy_opts {
 	/* Device state sent after the final pass. */
 	const void *state;
 	size_t state_len;
+	/*
+	 * Test only: leave the highest this many dirty pages out of the
+	 * final pass, so that a guest check on the destination must fail
+	 * (the negative control of the QEMU tests).
+	 */
+	uint64_t test_drop_final_pages;
 };
 
 struct migsend_precopy_result {
@@ -450,6 +456,7 @@ struct migsend_precopy_result {
 	uint64_t total_ns;
 	uint64_t wire_bytes;
 	bool timed_out;
+	uint64_t test_dropped_pages;	/* test_drop_final_pages: how many were */
 };
 
 /*

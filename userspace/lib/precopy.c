@@ -160,6 +160,22 @@ static int ms_final_bitmap(const struct migsend_guest *g, const uint64_t *dirty,
 	return 0;
 }
 
+/* Test only: clear the last @n set bits; returns how many were. */
+static uint64_t ms_drop_last_bits(uint64_t *w, uint64_t nbits, uint64_t n)
+{
+	uint64_t i, dropped = 0;
+
+	for (i = nbits; dropped < n && i-- > 0;) {
+		uint64_t bit = htole64(1ULL << (i % 64));
+
+		if (w[i / 64] & bit) {
+			w[i / 64] &= ~bit;
+			dropped++;
+		}
+	}
+	return dropped;
+}
+
 /*
  * The timeout struck before the next pass fitted the downtime target:
  * say by how much, and whether the bandwidth cap is why.
@@ -281,6 +297,7 @@ int migsend_precopy_run(struct migsend_sender *snd, const struct migsend_guest *
 	err = ms_final_bitmap(g, dirty, &final);
 	if (err)
 		return err;
+	res->test_dropped_pages = ms_drop_last_bits(final, g->npages, o->test_drop_final_pages);
 	rep.final = true;
 	err = ms_run_pass(snd, g, o, ++pass, final, &rep);
 	free(final);

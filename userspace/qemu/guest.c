@@ -97,25 +97,6 @@ static int mq_take_stopped(struct mq_guest *g, const uint64_t **bitmap)
 	return err ? err : cerr;
 }
 
-/*
- * Test only: clear the last N dirty bits of the final log, the highest
- * guest-physical pages (guest data rather than the guest's own code).
- */
-static void mq_drop_final(struct mq_guest *g, uint64_t *bm)
-{
-	uint64_t i, left = g->o.test_drop_final_pages;
-
-	for (i = g->npages; left && i-- > 0;) {
-		uint64_t bit = htole64(1ULL << (i % 64));
-
-		if (bm[i / 64] & bit) {
-			bm[i / 64] &= ~bit;
-			g->st.dropped_pages++;
-			left--;
-		}
-	}
-}
-
 static int mq_final_take(struct mq_guest *g, const uint64_t **bitmap)
 {
 	const uint64_t *bm;
@@ -123,8 +104,6 @@ static int mq_final_take(struct mq_guest *g, const uint64_t **bitmap)
 
 	if (err)
 		return mq_lib_error(err);
-	if (g->o.test_drop_final_pages)
-		mq_drop_final(g, (uint64_t *)bm);
 	*bitmap = bm;
 	return 0;
 }

@@ -20,8 +20,6 @@
 
 struct mq_guest_opts {
 	enum migsend_dirtylog_method method;
-	/* Test only: leave the highest this many dirty pages out of the final pass. */
-	uint64_t test_drop_final_pages;
 	/* Set (by a signal handler's thread) to give up before the final pause. */
 	volatile sig_atomic_t *cancel;
 };
@@ -32,7 +30,6 @@ struct mq_guest_stats {
 	uint64_t pause_total_ns, pause_max_ns;
 	uint64_t read_max_ns, clear_max_ns;	/* inside the pauses */
 	uint64_t stop_us;		/* the final STOP event (QEMU's clock), 0: none */
-	uint64_t dropped_pages;		/* test only */
 	uint64_t state_bytes;		/* QEMU's stream */
 };
 
