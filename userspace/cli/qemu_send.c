@@ -151,6 +151,7 @@ static const char qs_usage[] =
 	"  --max-bandwidth RATE    cap the migration (lifted for the final pass)\n"
 	"  --cap-final-pass        keep --max-bandwidth for the final pass too\n"
 	"  --engine E              kernel, user-copy, user-zc, user-sendfile, or auto\n"
+	"                          (default auto: kernel; user-sendfile without the module)\n"
 	"  --downtime-ms MS        downtime target (default 300)\n"
 	"  --max-passes N          passes before the final one is forced (default 30)\n"
 	"  --timeout S             give up converging after S seconds (default none)\n"
@@ -209,7 +210,7 @@ static int qs_parse(int argc, char **argv, struct qs_args *a)
 	int opt;
 
 	conns_choice_init(&a->conns);
-	a->engine = MIGSEND_ENGINE_KERNEL;
+	a->engine = MIGSEND_ENGINE_AUTO;	/* the kernel's, user-sendfile without the module */
 	a->pc.pass_flags = MIGSEND_PASS_SKIP_ZERO;
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -391,6 +392,8 @@ static int qs_setup(struct qs_ctx *c)
 	err = migsend_session_open_engine(&c->s, c->a.engine);
 	if (err)
 		return qs_setup_failed(c, fail_exit(err, 0), migsend_last_error());
+	if (!c->a.json)
+		printf("engine: %s\n", migsend_engine_name(migsend_session_engine(c->s)));
 	for (i = 0; !err && i < c->l.nregions; i++) {
 		const struct mq_region *r = &c->l.r[i];
 		const struct mq_backend *b = &c->l.b[r->backend];
