@@ -196,6 +196,18 @@ static void scatter(struct ms_mem *mem, struct ms_bitmap *bm, unsigned int seed)
 
 /* ----- the receiver, forked into the peer namespace ------------------- */
 
+/*
+ * BENCH_TLS=DIR: every connection encrypted (TLS 1.3, kernel TLS; user-copy
+ * in userspace) with the credentials in DIR, as tests/tls/gencerts.sh makes.
+ */
+static const struct migsend_tls_opts *bench_tls(void)
+{
+	static struct migsend_tls_opts t;
+
+	t.creds_dir = getenv("BENCH_TLS");
+	return t.creds_dir && *t.creds_dir ? &t : NULL;
+}
+
 static pid_t start_receiver(bool prealloc)
 {
 	int ns, fd, ready[2];
@@ -223,7 +235,8 @@ static pid_t start_receiver(bool prealloc)
 		struct migsend_receiver_opts o = { .host = MS_PEER_ADDR, .port = PORT,
 						   .listen_fd = -1, .timeout_ms = 600000,
 						   .prealloc = prealloc,
-						   .max_memory = UINT64_MAX };
+						   .max_memory = UINT64_MAX,
+						   .tls = bench_tls() };
 		struct migsend_receiver_result r;
 
 		fd = ms_tcp_listen_fd(MS_PEER_ADDR, PORT);
@@ -307,7 +320,8 @@ static int timed_pass(struct migsend_sender *snd, struct migsend_session *s,
 static int run_once(struct run *r)
 {
 	struct migsend_sender_opts so = { .host = MS_PEER_ADDR, .port = PORT,
-					  .nconns = r->conns, .pass_timeout_ms = 120000 };
+					  .nconns = r->conns, .pass_timeout_ms = 120000,
+					  .tls = bench_tls() };
 	struct migsend_session *s = NULL;
 	struct migsend_sender *snd = NULL;
 	uint64_t wire = 0, pass = 1, guest, grown;
@@ -349,11 +363,11 @@ static int run_once(struct run *r)
 		err = err ? err : -1;
 	if (err)
 		return -1;
-	printf("BENCH workload=%s engine=%s conns=%d run=%d guest_bytes=%llu wire_bytes=%llu secs=%.4f sender_cpu_s=%.3f receiver_cpu_s=%.3f shmem_growth=%llu kernel_mem_growth=%llu\n",
+	printf("BENCH workload=%s engine=%s conns=%d run=%d guest_bytes=%llu wire_bytes=%llu secs=%.4f sender_cpu_s=%.3f receiver_cpu_s=%.3f shmem_growth=%llu kernel_mem_growth=%llu tls=%d\n",
 	       r->workload, migsend_engine_name(r->engine), r->conns, r->index,
 	       (unsigned long long)guest, (unsigned long long)wire, secs, cpu,
 	       tv_s(&ru.ru_utime) + tv_s(&ru.ru_stime), (unsigned long long)grown,
-	       (unsigned long long)r->kmem_growth);
+	       (unsigned long long)r->kmem_growth, bench_tls() != NULL);
 	fflush(stdout);
 	return 0;
 }

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "tls_opts.h"
 #include "qemu_cli.h"
 
 /* ----- recv --------------------------------------------------------------- */
@@ -108,9 +109,11 @@ int cmd_recv(int argc, char **argv)
 		{ "json", no_argument, NULL, 'j' },
 		{ "max-memory", required_argument, NULL, 'M' },
 		{ "into", required_argument, NULL, 'i' },
+		TLS_OPTIONS,
 		{ 0 }
 	};
 	struct migsend_receiver_opts o = { .listen_fd = -1, .log = log_stderr };
+	struct tls_opts tls = { 0 };
 	struct migsend_receiver_result r;
 	struct migsend_dest_region into[MIGSEND_MAX_REGIONS];
 	unsigned int ninto = 0;
@@ -121,7 +124,7 @@ int cmd_recv(int argc, char **argv)
 	if (has_qemu_option(argc, argv))	/* into a QEMU: docs/QEMU.md */
 		return cmd_recv_qemu(argc, argv);
 	if (want_help(argc, argv)) {
-		printf("%s%s", recv_usage, exit_codes_help);
+		printf("%s%s%s", recv_usage, tls_usage("recv"), exit_codes_help);
 		return EXIT_OK;
 	}
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -145,8 +148,16 @@ int cmd_recv(int argc, char **argv)
 			}
 			ninto++;
 			break;
-		default: fprintf(stderr, "%s", recv_usage); return EXIT_USAGE;
+		default:
+			if (tls_opts_take(&tls, opt, optarg))
+				break;
+			fprintf(stderr, "%s", recv_usage);
+			return EXIT_USAGE;
 		}
+	}
+	if (tls_opts_done(&tls, "recv", &o.tls)) {
+		close_into(into, ninto);
+		return EXIT_USAGE;
 	}
 	if (!*listen_at || optind != argc || split_addr(listen_at, &o.host, &o.port)) {
 		fprintf(stderr, "%s", recv_usage);

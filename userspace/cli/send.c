@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "tls_opts.h"
 #include "qemu_cli.h"
 #include "sim.h"
 
@@ -114,6 +115,7 @@ struct send_args {
 	struct migsend_sim_opts sim;
 	struct migsend_precopy_opts pc;
 	bool json, hash;
+	struct tls_opts tls;
 };
 
 static const char send_usage[] =
@@ -171,6 +173,7 @@ static int parse_send(int argc, char **argv, struct send_args *a)
 		{ "engine", required_argument, NULL, 'E' },
 		{ "hash", no_argument, NULL, 'H' },
 		{ "json", no_argument, NULL, 'j' },
+		TLS_OPTIONS,
 		{ 0 }
 	};
 	static char to[256];
@@ -214,7 +217,7 @@ static int parse_send(int argc, char **argv, struct send_args *a)
 		case 'E': if (migsend_engine_parse(optarg, &a->engine)) return -1; break;
 		case 'H': a->hash = true; break;
 		case 'j': a->json = true; break;
-		default: return -1;
+		default: if (!tls_opts_take(&a->tls, opt, optarg)) return -1; break;
 		}
 	}
 	return a->host && a->port && optind == argc ? 0 : -1;
@@ -263,13 +266,15 @@ int cmd_send(int argc, char **argv)
 	if (has_qemu_option(argc, argv))	/* a QEMU guest: qemu_send.c */
 		return cmd_send_qemu(argc, argv);
 	if (want_help(argc, argv)) {
-		printf("%s%s", send_usage, exit_codes_help);
+		printf("%s%s%s", send_usage, tls_usage("send"), exit_codes_help);
 		return EXIT_OK;
 	}
 	if (parse_send(argc, argv, &a)) {
-		fprintf(stderr, "%s", send_usage);
+		fprintf(stderr, "%s%s", send_usage, tls_usage("send"));
 		return EXIT_USAGE;
 	}
+	if (tls_opts_done(&a.tls, "send", &so.tls))
+		return EXIT_USAGE;
 	c.json = a.json;
 	c.tty = isatty(STDERR_FILENO) && !a.json;
 	pthread_mutex_init(&c.lock, NULL);

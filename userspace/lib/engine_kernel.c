@@ -60,7 +60,8 @@ static int ms_kernel_add_region(struct migsend_session *s, int fd, uint64_t offs
 
 static int ms_kernel_add_socket(struct migsend_session *s, int fd)
 {
-	struct migsend_sock a = { .fd = fd };
+	/* An encrypted session: the module refuses a socket without kTLS. */
+	struct migsend_sock a = { .fd = fd, .flags = s->encrypted ? MIGSEND_SOCK_KTLS : 0 };
 
 	return ms_ioctl(s, MIGSEND_IOC_ADD_SOCK, &a, "adding a data connection");
 }

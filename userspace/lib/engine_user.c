@@ -256,6 +256,9 @@ static int ms_user_add_socket(struct migsend_session *s, int fd)
 	if (c->tls && s->engine != MIGSEND_ENGINE_USER_COPY)
 		return ms_fail(EINVAL, "the %s engine sends over kernel TLS, not through GnuTLS",
 			       migsend_engine_name(s->engine));
+	/* As the module's MIGSEND_SOCK_KTLS: no plain socket in an encrypted session. */
+	if (s->encrypted && !c->tls && !ms_tls_ktls_tx(fd))
+		return ms_fail(EPROTONOSUPPORT, "adding a data connection: an encrypted session takes TLS sockets only");
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	if (s->engine == MIGSEND_ENGINE_USER_ZC) {
 		c->zerocopy = !ms_tls_ktls_tx(fd);

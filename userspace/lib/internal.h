@@ -16,6 +16,7 @@ struct ms_pacer;
 
 struct migsend_session {
 	int fd;				/* /dev/migsend (kernel engine), else -1 */
+	bool encrypted;			/* TLS: every data socket must carry it */
 	enum migsend_engine engine;
 	const struct ms_engine_ops *ops;	/* engine.h */
 	void *priv;			/* the engine's own state */

@@ -198,6 +198,8 @@ struct migsend_sender_opts {
 	 */
 	unsigned int handshake_timeout_ms;
 	unsigned int pass_timeout_ms;	/* no progress on a connection: 0: 30000 */
+	/* TLS on every connection; NULL: plaintext (see migsend_tls_opts). */
+	const struct migsend_tls_opts *tls;
 };
 
 /*
@@ -288,6 +290,8 @@ struct migsend_receiver_opts {
 	/* Called for every line worth logging (refused connections ...). */
 	void (*log)(void *ctx, const char *line);
 	void *log_ctx;
+	/* TLS on every connection; NULL: plaintext (see migsend_tls_opts). */
+	const struct migsend_tls_opts *tls;
 	/*
 	 * For a VMM that takes the guest over (the QEMU path, docs/QEMU.md).
 	 * ready() is called once every pass is applied, before DONE, with the

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "tls.h"
 
 void ms_ctl_hdr_encode(struct migsend_ctl_hdr *h, uint16_t type, uint32_t len)
 {
@@ -41,7 +42,7 @@ int ms_write_full(int fd, const void *buf, size_t len)
 	const uint8_t *p = buf;
 
 	while (len) {
-		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+		ssize_t n = ms_tls_send(fd, p, len, MSG_NOSIGNAL);
 
 		if (n < 0) {
 			if (errno == EINTR)
@@ -60,15 +61,13 @@ int ms_read_full(int fd, void *buf, size_t len)
 	uint8_t *p = buf;
 
 	while (len) {
-		ssize_t n = recv(fd, p, len, MSG_WAITALL);
+		/* On a kTLS socket: what is not application data is handled there. */
+		ssize_t n = ms_tls_recv(fd, p, len, MSG_WAITALL);
 
 		if (n == 0)
 			return -ECONNRESET;
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
+		if (n < 0)
+			return n;
 		p += n;
 		len -= n;
 	}

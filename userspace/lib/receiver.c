@@ -38,6 +38,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "tls.h"
 
 #ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE 23
@@ -93,6 +94,7 @@ struct ms_rx_conn {
 
 struct ms_rx_pending {
 	int fd;
+	struct ms_tls_conn *tls;	/* its TLS handshake, while under way */
 	uint64_t deadline;
 	size_t have;
 	uint8_t *buf;		/* MS_GREETING_MAX bytes */
@@ -100,6 +102,7 @@ struct ms_rx_pending {
 
 struct ms_rx {
 	const struct migsend_receiver_opts *o;
+	struct ms_tls *tls;		/* NULL: plaintext */
 	struct migsend_receiver_result *res;
 	int timeout_ms;
 	enum ms_ack_mode acks;
@@ -569,6 +572,8 @@ static int ms_rx_send_ack(struct ms_rx_conn *c)
 /* The connection's stream ended or failed; @inside: within a record. */
 static void ms_rx_conn_lost(struct ms_rx_conn *c, int err, bool inside)
 {
+	/* A TLS failure (an altered record, an alert) is said as such. */
+	const char *tls = ms_tls_read_error();
 	struct ms_rx *rx = c->rx;
 	struct timespec ts;
 	char phase[64];
@@ -589,7 +594,9 @@ static void ms_rx_conn_lost(struct ms_rx_conn *c, int err, bool inside)
 	pthread_mutex_unlock(&rx->lock);
 	if (quiet)
 		return;
-	if (err == -EAGAIN)
+	if (tls)
+		ms_rx_fail(rx, -err, "data connection %u failed %s: %s", c->index, phase, tls);
+	else if (err == -EAGAIN)
 		ms_rx_fail(rx, ETIMEDOUT, "data connection %u: nothing received for %d ms %s %s",
 			   c->index, rx->timeout_ms, inside ? "inside a record" : "", phase);
 	else if (inside)
@@ -756,7 +763,10 @@ static void ms_rx_refuse(struct ms_rx *rx, int fd, int err, const char *why)
 	ms_rx_log(rx, "refused connection from %s: %s", peer, why);
 	/* Never wait for a peer that does not read: the ABORT fits the buffer or is lost. */
 	ms_set_blocking(fd, false);
-	ms_ctl_send_abort(fd, err, why);
+	/* With TLS, only inside TLS: before it, plaintext would read as garbage. */
+	if (!rx->tls || ms_tls_ktls_tx(fd))
+		ms_ctl_send_abort(fd, err, why);
+	ms_tls_close(fd);
 	ms_close_gently(fd, 0);
 	pthread_mutex_lock(&rx->lock);
 	rx->refused++;
@@ -765,6 +775,7 @@ static void ms_rx_refuse(struct ms_rx *rx, int fd, int err, const char *why)
 
 static void ms_rx_pending_drop(struct ms_rx *rx, unsigned int i)
 {
+	ms_tls_server_abandon(rx->pending[i].tls);
 	free(rx->pending[i].buf);
 	rx->pending[i] = rx->pending[--rx->npending];
 }
@@ -801,7 +812,11 @@ static void ms_rx_accept_one(struct ms_rx *rx)
 	p->fd = fd;
 	p->have = 0;
 	p->deadline = ms_now_ms() + MS_GREETING_MS;
+	p->tls = NULL;
 	rx->npending++;
+	/* The greeting's time limit covers the TLS handshake too. */
+	if (rx->tls && ms_tls_server_start(rx->tls, fd, &p->tls))
+		ms_rx_pending_refuse(rx, rx->npending - 1, ENOMEM, migsend_last_error());
 }
 
 /* A connection greeted in full: take it as the control or a data connection. */
@@ -848,6 +863,17 @@ static int ms_rx_pending_read(struct ms_rx *rx, unsigned int i)
 	ssize_t n;
 	int v;
 
+	if (p->tls) {
+		v = ms_tls_server_step(p->tls);
+		if (v == -EAGAIN)
+			return 0;
+		p->tls = NULL;
+		if (v) {
+			snprintf(why, sizeof(why), "%s", migsend_last_error());
+			ms_rx_pending_refuse(rx, i, -v, why);
+			return 0;
+		}
+	}
 	for (;;) {
 		v = ms_rxs_greeting(p->buf, p->have, &rx->lim,
 				    rx->have_hello ? &rx->hello : NULL, rx->joined,
@@ -857,12 +883,19 @@ static int ms_rx_pending_read(struct ms_rx *rx, unsigned int i)
 		if (v < 0) {
 			bool fatal = v == -EFBIG || v == -EINVAL;
 
+			if (!rx->tls && ms_tls_looks_like_tls(p->buf, p->have))
+				snprintf(why, sizeof(why), "the source speaks TLS, this destination runs without (--no-tls)");
 			ms_rx_pending_refuse(rx, i, -v, why);
 			return fatal ? ms_fail(-v, "%s", why) : 0;
 		}
-		n = recv(p->fd, p->buf + p->have, rx->greet.need - p->have, MSG_DONTWAIT);
-		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		n = ms_tls_recv(p->fd, p->buf + p->have, rx->greet.need - p->have, MSG_DONTWAIT);
+		if (n == -EAGAIN)
 			return 0;
+		if (n < 0 && ms_tls_read_error()) {
+			snprintf(why, sizeof(why), "%s", ms_tls_read_error());
+			ms_rx_pending_refuse(rx, i, -n, why);
+			return 0;
+		}
 		if (n <= 0) {
 			ms_rx_pending_refuse(rx, i, EPROTO, "closed before a complete greeting");
 			return 0;
@@ -1071,7 +1104,10 @@ static int ms_rx_ctl_lost(struct ms_rx *rx, int err, const char *what)
 	pthread_mutex_lock(&rx->lock);
 	ms_rx_phase(rx, phase, sizeof(phase));
 	pthread_mutex_unlock(&rx->lock);
-	if (err == -EAGAIN)
+	if (ms_tls_read_error())
+		ms_rx_fail(rx, -err, "the control connection failed inside %s %s: %s", what,
+			   phase, ms_tls_read_error());
+	else if (err == -EAGAIN)
 		ms_rx_fail(rx, ETIMEDOUT, "the source stopped for %d ms inside %s %s",
 			   rx->timeout_ms, what, phase);
 	else
@@ -1250,13 +1286,17 @@ static void ms_rx_close_fds(struct ms_rx *rx, const struct migsend_receiver_opts
 
 	for (i = 0; i < MIGSEND_MAX_CONNS; i++) {
 		ms_rxbuf_free(&rx->conns[i].in);
-		if (rx->conns[i].fd >= 0)
+		if (rx->conns[i].fd >= 0) {
+			ms_tls_close(rx->conns[i].fd);
 			close(rx->conns[i].fd);
+		}
 	}
 	while (rx->npending) {
 		close(rx->pending[rx->npending - 1].fd);
 		ms_rx_pending_drop(rx, rx->npending - 1);
 	}
+	if (rx->ctl >= 0)
+		ms_tls_close(rx->ctl);
 	if (rx->ctl >= 0 && rx->error)
 		ms_close_gently(rx->ctl, 500);
 	else if (rx->ctl >= 0)
@@ -1422,6 +1462,11 @@ static int ms_rx_run(struct ms_rx *rx)
 	const struct migsend_receiver_opts *o = rx->o;
 	int err;
 
+	if (o->tls) {
+		err = ms_tls_new(&rx->tls, o->tls, true);
+		if (err)
+			return err;
+	}
 	rx->lfd = o->listen_fd >= 0 ? o->listen_fd : ms_tcp_listen(o->host, o->port);
 	if (rx->lfd < 0)
 		return rx->lfd;
@@ -1476,6 +1521,7 @@ static int ms_rx_main(struct ms_rx *rx, struct migsend_receiver_result *res)
 		res->nregions = 0;
 	}
 	ms_rx_close_fds(rx, rx->o);
+	ms_tls_free(rx->tls);
 	pthread_mutex_destroy(&rx->lock);
 	pthread_cond_destroy(&rx->cond);
 	free(rx);

@@ -23,6 +23,7 @@
 #include <sys/uio.h>
 
 #include "internal.h"
+#include "tls.h"
 
 int ms_rxbuf_init(struct ms_rxbuf *b, int fd)
 {
@@ -53,13 +54,12 @@ static ssize_t ms_rxbuf_recv(struct ms_rxbuf *b, void *dst, size_t len, size_t r
 
 	if (iov[1].iov_len > room)
 		iov[1].iov_len = room;
-	do {
-		n = recvmsg(b->fd, &msg, 0);
-	} while (n < 0 && errno == EINTR);
+	/* On a kTLS socket: what is not application data is handled there. */
+	n = ms_tls_recvmsg(b->fd, &msg, 0);
 	if (n == 0)
 		return -ECONNRESET;
 	if (n < 0)
-		return -errno;
+		return n;
 	if ((size_t)n > len)
 		b->tail += n - len;
 	return n;

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "tls.h"
 
 #define MS_DEFAULT_CONNECT_MS	5000
 #define MS_DEFAULT_PASS_MS	30000
@@ -34,6 +35,7 @@
 
 struct migsend_sender {
 	struct migsend_session *s;
+	struct ms_tls *tls;		/* NULL: plaintext */
 	int ctl;
 	unsigned int nconns;
 	int data[MIGSEND_MAX_CONNS];
@@ -92,7 +94,11 @@ static void ms_sender_on_ctl(struct migsend_sender *snd)
 	int err = ms_ctl_recv(snd->ctl, &type, buf, sizeof(buf), &len);
 
 	pthread_mutex_lock(&snd->lock);
-	if (err) {
+	if (err && ms_tls_read_error()) {
+		ms_sender_set_error(snd, -err,
+				    "the control connection to the destination failed during pass %llu: %s",
+				    (unsigned long long)snd->current_pass, ms_tls_read_error());
+	} else if (err) {
 		ms_sender_set_error(snd, ECONNRESET,
 				    "the control connection to the destination was lost during pass %llu",
 				    (unsigned long long)snd->current_pass);
@@ -145,17 +151,18 @@ static void ms_sender_on_data(struct migsend_sender *snd, unsigned int i)
 	ssize_t n;
 
 	for (;;) {
-		n = recv(snd->data[i], snd->ackbuf[i] + snd->ackhave[i],
-			 want - snd->ackhave[i], MSG_DONTWAIT);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		n = ms_tls_recv(snd->data[i], snd->ackbuf[i] + snd->ackhave[i],
+				want - snd->ackhave[i], MSG_DONTWAIT);
+		if (n == -EAGAIN || n == -EWOULDBLOCK)
 			return;
 		pthread_mutex_lock(&snd->lock);
 		if (n <= 0) {
-			ms_sender_set_error(snd, ECONNRESET,
-					    "data connection %u to the destination was lost during pass %llu",
-					    i, (unsigned long long)snd->current_pass);
+			const char *tls = n < 0 ? ms_tls_read_error() : NULL;
+
+			ms_sender_set_error(snd, tls ? (int)-n : ECONNRESET,
+					    "data connection %u to the destination was lost during pass %llu%s%s",
+					    i, (unsigned long long)snd->current_pass,
+					    tls ? ": " : "", tls ? tls : "");
 			pthread_mutex_unlock(&snd->lock);
 			return;
 		}
@@ -244,6 +251,10 @@ static int ms_expect(int fd, uint16_t want, const char *what)
 
 	if (err == -EAGAIN || err == -EWOULDBLOCK)
 		return ms_fail(ETIMEDOUT, "%s: no answer from the destination", what);
+	if (err && ms_tls_read_error()) {
+		snprintf(reason, sizeof(reason), "%s", ms_tls_read_error());
+		return ms_fail(-err, "%s: %s", what, reason);
+	}
 	if (err)
 		return ms_fail(err == -EPROTO ? EPROTO : -err,
 			       "%s: the destination is not a migsend receiver or closed the connection",
@@ -291,6 +302,13 @@ static int ms_sender_join(struct migsend_sender *snd, const struct migsend_sende
 		return fd;
 	snd->data[i] = fd;
 	ms_set_timeouts(fd, MS_JOIN_MS);
+	/* TLS first: the token travels inside it.  user-copy encrypts itself. */
+	if (snd->tls) {
+		err = ms_tls_client(snd->tls, fd, o->host,
+				    snd->s->engine == MIGSEND_ENGINE_USER_COPY ? MS_TLS_USER_TX : 0);
+		if (err)
+			return err;
+	}
 	memcpy(j.token, snd->token, sizeof(j.token));
 	err = ms_ctl_send(fd, MIGSEND_CTL_JOIN, &j, sizeof(j));
 	if (err)
@@ -360,6 +378,12 @@ int migsend_sender_connect(struct migsend_session *s,
 	snd = ms_sender_alloc(s, o);
 	if (!snd)
 		return ms_fail(ENOMEM, "connecting");
+	if (o->tls) {
+		err = ms_tls_new(&snd->tls, o->tls, false);
+		if (err)
+			goto fail;
+	}
+	s->encrypted = o->tls != NULL;
 	if (getrandom(snd->token, sizeof(snd->token), 0) != sizeof(snd->token)) {
 		err = ms_fail(errno, "drawing the migration token");
 		goto fail;
@@ -368,6 +392,12 @@ int migsend_sender_connect(struct migsend_session *s,
 					o->connect_timeout_ms : MS_DEFAULT_CONNECT_MS);
 	if (err < 0)
 		goto fail;
+	if (snd->tls) {
+		ms_set_timeouts(snd->ctl, MS_JOIN_MS);
+		err = ms_tls_client(snd->tls, snd->ctl, o->host, 0);
+		if (err)
+			goto fail;
+	}
 	ms_set_timeouts(snd->ctl, o->handshake_timeout_ms ? o->handshake_timeout_ms :
 				  MS_HANDSHAKE_MS);
 	err = ms_sender_hello(snd);
@@ -617,11 +647,17 @@ void migsend_sender_close(struct migsend_sender *snd)
 			pthread_cancel(snd->reader);
 		pthread_join(snd->reader, NULL);
 	}
-	for (i = 0; i < MIGSEND_MAX_CONNS; i++)
-		if (snd->data[i] >= 0)
+	for (i = 0; i < MIGSEND_MAX_CONNS; i++) {
+		if (snd->data[i] >= 0) {
+			ms_tls_close(snd->data[i]);
 			close(snd->data[i]);
-	if (snd->ctl >= 0)
+		}
+	}
+	if (snd->ctl >= 0) {
+		ms_tls_close(snd->ctl);
 		close(snd->ctl);
+	}
+	ms_tls_free(snd->tls);
 	if (snd->wake[0] >= 0) {
 		close(snd->wake[0]);
 		close(snd->wake[1]);
