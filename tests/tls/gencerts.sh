@@ -4,8 +4,10 @@
 # server-key.pem, client-cert.pem, client-key.pem):
 #
 #   gencerts.sh DIR
-#     DIR/good     a CA; the destination dest.migsend.test (also 10.78.0.2,
-#                  127.0.0.1), the source src.migsend.test (10.78.0.1)
+#     DIR/good     a CA; the destination dest.migsend.test (also 10.78.0.2
+#                  and 10.77.0.2: netns.sh's and the benchmark's peer, and
+#                  127.0.0.1), the source src.migsend.test (10.78.0.1,
+#                  10.77.0.1)
 #     DIR/otherca  the same names signed by another CA
 #     DIR/expired  good's CA, certificates that expired in 2020
 #     DIR/keys.psk, DIR/wrong.psk   QEMU's PSK format, identity:hexkey
@@ -32,12 +34,12 @@ subjectKeyIdentifier = hash
 basicConstraints = critical,CA:FALSE
 keyUsage = critical,digitalSignature
 extendedKeyUsage = serverAuth
-subjectAltName = DNS:dest.migsend.test,IP:10.78.0.2,IP:127.0.0.1
+subjectAltName = DNS:dest.migsend.test,IP:10.78.0.2,IP:10.77.0.2,IP:127.0.0.1
 [client_ext]
 basicConstraints = critical,CA:FALSE
 keyUsage = critical,digitalSignature
 extendedKeyUsage = clientAuth
-subjectAltName = DNS:src.migsend.test,IP:10.78.0.1
+subjectAltName = DNS:src.migsend.test,IP:10.78.0.1,IP:10.77.0.1
 [ca]
 default_ca = ca_default
 [ca_default]
