@@ -578,8 +578,9 @@ static int qs_report(struct qs_ctx *c, const struct migsend_precopy_result *r, i
 		fprintf(stderr, "migsend: %s\nmigsend: the guest keeps running on the source\n", c->why);
 		return qs_exit_code(err);
 	case QS_RESUMED:
-		fprintf(stderr, "migsend: %s\nmigsend: the guest was stopped for the handover and runs on the source again\n",
-			c->why);
+		fprintf(stderr, "migsend: %s\nmigsend: %s\n", c->why, c->g.was_running ?
+			"the guest was stopped for the handover and runs on the source again" :
+			"the guest stays on the source, paused as it was");
 		return EXIT_LOST;
 	default:
 		fprintf(stderr, "migsend: %s\n", c->why);

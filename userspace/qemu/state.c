@@ -268,14 +268,17 @@ int mq_state_load(struct mq_qmp *q, const uint8_t *stream, size_t len, int timeo
 	if (!err)
 		err = mq_migrate_cmd(q, "migrate-incoming");
 	if (!err) {
-		/* QEMU reads as it loads; a QEMU that died gives EPIPE. */
-		err = mq_write_all(p[1], stream, len);
+		/*
+		 * QEMU reads as it loads: a load that fails closes the pipe
+		 * (EPIPE here), and QEMU's status or its exit says why.
+		 */
+		int werr = mq_write_all(p[1], stream, len);
+
 		close(p[1]);
 		p[1] = -1;
-		if (err)
-			err = mq_fail(-err, "handing the device state to the destination QEMU");
-		else
-			err = mq_wait_migration(q, "destination", timeout_ms);
+		err = mq_wait_migration(q, "destination", werr ? 5000 : timeout_ms);
+		if (!err && werr)
+			err = mq_fail(-werr, "handing the device state to the destination QEMU");
 	}
 	if (p[1] >= 0)
 		close(p[1]);
