@@ -12,6 +12,9 @@
  *	Prints every event as one line (QMP's JSON, with its timestamp)
  *	until QEMU goes away, or until EVENT has been printed (exit 0).
  *	Exit 2 on timeout.
+ *   msqmp --now
+ *	Prints the wall clock in microseconds: the clock of QMP's event
+ *	timestamps, for intervals that start outside QEMU.
  *
  * The socket is retried until the timeout (default 10 s for commands,
  * none for events), so it may be started before QEMU has created it.
@@ -213,10 +216,20 @@ static int print_events(const char *until)
 	return until ? 1 : 0;
 }
 
+static int print_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	printf("%lld\n", (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000);
+	return 0;
+}
+
 static int usage(void)
 {
 	fprintf(stderr, "usage: msqmp [--timeout S] SOCKET COMMAND...\n"
-			"       msqmp [--timeout S] --events SOCKET [--until EVENT]\n");
+			"       msqmp [--timeout S] --events SOCKET [--until EVENT]\n"
+			"       msqmp --now\n");
 	return 2;
 }
 
@@ -226,6 +239,8 @@ int main(int argc, char **argv)
 	const char *until = NULL;
 	int events = 0, i = 1;
 
+	if (argc == 2 && strcmp(argv[1], "--now") == 0)
+		return print_now();
 	for (; i < argc && strncmp(argv[i], "--", 2) == 0; i++) {
 		if (strcmp(argv[i], "--timeout") == 0 && i + 1 < argc)
 			timeout = atof(argv[++i]);

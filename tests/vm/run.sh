@@ -110,7 +110,9 @@ cp "$top/tests/vm/init" "$stage/init"
 chmod +x "$stage/init"
 echo "$script" >"$stage/payload/.script"
 # Settings for the guest scripts: DEMO_*, BENCH_*, FUZZ_*, SOAK_* and MS_*.
-env | grep -E '^(DEMO|BENCH|FUZZ|SOAK|MS)_[A-Z_]*=' >"$stage/payload/.env" || true
+# Quoted: a value may have spaces (a list of test names).
+env | grep -E '^(DEMO|BENCH|FUZZ|SOAK|MS)_[A-Z_]*=' |
+	sed "s/'/'\\\\''/g; s/=/='/; s/\$/'/" >"$stage/payload/.env" || true
 
 (cd "$stage" && find . | cpio -o -H newc --quiet | gzip -1) >"$initrd"
 
