@@ -447,9 +447,11 @@ struct migsend_precopy_opts {
 	const void *state;
 	size_t state_len;
 	/*
-	 * Test only: leave the highest this many dirty pages out of the
-	 * final pass, so that a guest check on the destination must fail
-	 * (the negative control of the QEMU tests).
+	 * Test only: leave out of the final pass this many pages the
+	 * destination certainly has stale (written after the last pass sent
+	 * them), highest first, so that a guest check there must fail (the
+	 * negative control of the QEMU tests).  The loop then runs at least
+	 * three passes: only a pass after pass 1 tells which pages those are.
 	 */
 	uint64_t test_drop_final_pages;
 };
@@ -460,7 +462,7 @@ struct migsend_precopy_result {
 	uint64_t total_ns;
 	uint64_t wire_bytes;
 	bool timed_out;
-	uint64_t test_dropped_pages;	/* test_drop_final_pages: how many were */
+	uint64_t test_dropped_pages;	/* test_drop_final_pages: how many were left out */
 };
 
 /*

@@ -118,6 +118,9 @@ static bool ms_should_stop(const struct migsend_precopy_opts *o, unsigned int pa
 		*timed_out = true;
 		return true;
 	}
+	/* The test-only drop needs a pass after pass 1 to find stale pages. */
+	if (o->test_drop_final_pages && passes < 3 && passes + 1 < max)
+		return false;
 	return estimate <= downtime || passes + 1 >= max;
 }
 
@@ -140,7 +143,7 @@ static int ms_take_dirty(const struct migsend_guest *g, const uint64_t **dirty,
  * previous log: keep a copy first.
  */
 static int ms_final_bitmap(const struct migsend_guest *g, const uint64_t *dirty,
-			   uint64_t **final)
+			   uint64_t **final, const uint64_t **since_out)
 {
 	const uint64_t *since;
 	int err;
@@ -157,21 +160,34 @@ static int ms_final_bitmap(const struct migsend_guest *g, const uint64_t *dirty,
 		return err;
 	}
 	ms_or_bits(*final, since, g->npages);
+	*since_out = since;
 	return 0;
 }
 
-/* Test only: clear the last @n set bits; returns how many were. */
-static uint64_t ms_drop_last_bits(uint64_t *w, uint64_t nbits, uint64_t n)
+static bool ms_bit(const uint64_t *w, uint64_t i)
+{
+	return le64toh(w[i / 64]) >> (i % 64) & 1;
+}
+
+/*
+ * Test only (the negative control): leave out of the final pass up to @n
+ * pages the destination certainly has stale, highest first: written after
+ * the last log was taken (@since), or in that log but not sent by the
+ * last pass (@prev, NULL after pass 1, which sent everything).  Any other
+ * page of the final pass may have been sent again after its last write,
+ * so leaving it out may change nothing.  Returns how many were left out.
+ */
+static uint64_t ms_drop_stale(uint64_t *final, const uint64_t *since, const uint64_t *dirty,
+			      const uint64_t *prev, uint64_t nbits, uint64_t n)
 {
 	uint64_t i, dropped = 0;
 
 	for (i = nbits; dropped < n && i-- > 0;) {
-		uint64_t bit = htole64(1ULL << (i % 64));
-
-		if (w[i / 64] & bit) {
-			w[i / 64] &= ~bit;
-			dropped++;
-		}
+		if (!ms_bit(final, i) ||
+		    !(ms_bit(since, i) || (prev && ms_bit(dirty, i) && !ms_bit(prev, i))))
+			continue;
+		final[i / 64] &= ~htole64(1ULL << (i % 64));
+		dropped++;
 	}
 	return dropped;
 }
@@ -254,9 +270,9 @@ int migsend_precopy_run(struct migsend_sender *snd, const struct migsend_guest *
 {
 	struct migsend_precopy_report rep = { 0 };
 	struct ms_rate rate = { 0 };
-	const uint64_t *dirty;
+	const uint64_t *dirty, *since = NULL;
 	uint64_t pass = 1, start = ms_now_ns(), paused, ndirty;
-	uint64_t *all = NULL, *final;
+	uint64_t *all = NULL, *final, *prev = NULL, *logged = NULL;
 	int err;
 
 	memset(res, 0, sizeof(*res));
@@ -277,27 +293,40 @@ int migsend_precopy_run(struct migsend_sender *snd, const struct migsend_guest *
 	for (;;) {
 		err = ms_take_dirty(g, &dirty, &ndirty);
 		if (err)
-			return err;
+			goto out;
 		rep.estimate_ns = ms_estimate_ns(&rate, ndirty);
 		if (ms_should_stop(o, pass, start, rep.estimate_ns, &res->timed_out))
 			break;
 		err = ms_run_pass(snd, g, o, ++pass, dirty, &rep);
 		if (err)
-			return err;
+			goto out;
 		res->wire_bytes += rep.info.wire_bytes;
 		ms_rate_update(&rate, &rep);
+		if (o->test_drop_final_pages) {	/* what the last pass sent */
+			free(prev);
+			prev = ms_copy_bits(dirty, g->npages);
+		}
 	}
-	if (res->timed_out && o->timeout_strategy == MIGSEND_TIMEOUT_CANCEL)
-		return ms_not_converged(snd, o, &rate, ndirty);
+	if (res->timed_out && o->timeout_strategy == MIGSEND_TIMEOUT_CANCEL) {
+		err = ms_not_converged(snd, o, &rate, ndirty);
+		goto out;
+	}
 
 	err = ms_lift_cap(snd, o);
 	if (err)
-		return err;
+		goto out;
+	/* The final take replaces the log: keep it for the test-only drop. */
+	if (o->test_drop_final_pages && !(logged = ms_copy_bits(dirty, g->npages))) {
+		err = ms_fail(ENOMEM, "the final pass's bitmap");
+		goto out;
+	}
 	paused = ms_now_ns();
-	err = ms_final_bitmap(g, dirty, &final);
+	err = ms_final_bitmap(g, dirty, &final, &since);
 	if (err)
-		return err;
-	res->test_dropped_pages = ms_drop_last_bits(final, g->npages, o->test_drop_final_pages);
+		goto out;
+	if (o->test_drop_final_pages)
+		res->test_dropped_pages = ms_drop_stale(final, since, logged, prev, g->npages,
+							o->test_drop_final_pages);
 	rep.final = true;
 	err = ms_run_pass(snd, g, o, ++pass, final, &rep);
 	free(final);
@@ -306,10 +335,13 @@ int migsend_precopy_run(struct migsend_sender *snd, const struct migsend_guest *
 	if (!err)
 		err = migsend_sender_complete(snd, pass, MS_COMPLETE_TIMEOUT_MS);
 	if (err)
-		return err;
+		goto out;
 	res->wire_bytes += rep.info.wire_bytes;
 	res->passes = pass;
 	res->downtime_ns = ms_now_ns() - paused;
 	res->total_ns = ms_now_ns() - start;
-	return 0;
+out:
+	free(prev);
+	free(logged);
+	return err;
 }
