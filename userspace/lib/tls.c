@@ -29,6 +29,7 @@
 #include <fcntl.h>
 #include <fnmatch.h>
 #include <gnutls/gnutls.h>
+#include <gnutls/socket.h>
 #include <gnutls/x509.h>
 #include <linux/tls.h>
 #include <netinet/in.h>
@@ -616,6 +617,12 @@ static int ms_ktls_install(struct ms_tls_conn *c, bool user_tx)
 	/* Anything GnuTLS read past the handshake would be lost to the kernel. */
 	if (gnutls_record_check_pending(c->s))
 		return ms_fail(EPROTO, "TLS: the peer sent data before the handshake ended");
+	/*
+	 * GnuTLS's own kTLS (ktls = true in its system configuration) has
+	 * installed the keys already: take them as they are.
+	 */
+	if (gnutls_transport_is_ktls_enabled(c->s) == GNUTLS_KTLS_DUPLEX && !user_tx)
+		return 0;
 	if (setsockopt(c->fd, SOL_TCP, TCP_ULP, "tls", sizeof("tls"))) {
 		if (errno == ENOENT)
 			return ms_fail(EOPNOTSUPP, "TLS: the kernel has no TLS (load its module: modprobe tls)");
