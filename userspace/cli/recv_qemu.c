@@ -231,6 +231,12 @@ int cmd_recv_qemu(int argc, char **argv)
 	err = qr_setup(&c);
 	if (err) {
 		fprintf(stderr, "migsend recv: %s\n", mq_error());
+		if (c.json) {
+			json_object *w = json_object_new_string(mq_error());
+
+			printf("{\"outcome\":\"failed\",\"error\":%s}\n", json_object_to_json_string(w));
+			json_object_put(w);
+		}
 		mq_layout_close(&c.l);
 		mq_qmp_close(c.q);
 		return EXIT_FAIL;
