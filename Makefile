@@ -6,7 +6,8 @@
 #                   test programs (make KVER=<version> for one kernel)
 #   make check      all tests: build, checkpatch, sparse, host unit tests,
 #                   the kselftest suite in QEMU on 6.1 and 6.12
-#   make demo       the main job, in QEMU (see README.md)
+#   make demo       the main job: a real QEMU guest migrated by migsend, in QEMU
+#   make demo-sim   the simulated guest
 #   make deps       install what a fresh Debian 12 machine lacks
 #   make bench      the engines side by side (make bench-quick: a few minutes)
 #   make check-debug the VM suite on a debug kernel (KASAN, lockdep, kmemleak)
@@ -55,7 +56,12 @@ demo: deps
 	$(MAKE) --no-print-directory demo-run
 
 demo-run: all
-	KVER="$(KVER)" scripts/demo.sh
+	KVER="$(KVER)" scripts/demo.sh qemu
+
+# The simulated 1 GiB guest (a writer dirtying 20000 pages/s), as before.
+demo-sim: deps
+	$(MAKE) --no-print-directory all
+	KVER="$(KVER)" scripts/demo.sh sim
 
 # Benchmarks: the engines side by side in one VM boot (docs/BENCHMARKS.md).
 bench: deps
@@ -114,4 +120,4 @@ clean:
 		build/userspace build/logs build/*/initramfs.*
 
 .PHONY: all deps ksrc modules userspace tests check check-stages demo \
-	demo-run bench bench-quick bench-scale profile check-debug fuzz soak soak-debug install clean deb dkms
+	demo-run demo-sim bench bench-quick bench-scale profile check-debug fuzz soak soak-debug install clean deb dkms
