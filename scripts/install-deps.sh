@@ -81,8 +81,15 @@ base_pkgs=(
 	libxxhash-dev python3
 	# Packaging and its checks (make deb, make dkms, the man pages, the YNL
 	# spec): Debian's own tools, and linux-source-6.12 for tools/net/ynl.
-	debhelper dh-dkms dkms lintian mandoc fakeroot dpkg-dev chrpath
+	debhelper dh-dkms dkms lintian mandoc fakeroot dpkg-dev
 	python3-yaml python3-jsonschema linux-source-6.12
+	# libmigsend: the route lookup of the connection policy (libnl-route-3),
+	# TLS handshakes (GnuTLS); the QEMU path's QMP client (json-c).
+	libnl-route-3-dev libgnutls28-dev libjson-c-dev
+	# Tests: the receiver's fuzzer (clang's libFuzzer and sanitizer
+	# runtimes); test certificates and the stock TLS peer (openssl); the
+	# profile (perf).
+	clang-14 libclang-rt-14-dev openssl linux-perf
 )
 
 missing_pkgs() {
