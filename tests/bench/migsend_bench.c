@@ -198,13 +198,15 @@ static void scatter(struct ms_mem *mem, struct ms_bitmap *bm, unsigned int seed)
 
 /*
  * BENCH_TLS=DIR: every connection encrypted (TLS 1.3, kernel TLS; user-copy
- * in userspace) with the credentials in DIR, as tests/tls/gencerts.sh makes.
+ * in userspace) with the credentials in DIR, as tests/tls/gencerts.sh makes;
+ * BENCH_TLS_PRIORITY: a GnuTLS priority string (another cipher).
  */
 static const struct migsend_tls_opts *bench_tls(void)
 {
 	static struct migsend_tls_opts t;
 
 	t.creds_dir = getenv("BENCH_TLS");
+	t.priority = getenv("BENCH_TLS_PRIORITY");
 	return t.creds_dir && *t.creds_dir ? &t : NULL;
 }
 

@@ -82,6 +82,15 @@ def main():
                   f"model: {med(k, 'mbs') / med(runs.get((w, 'user-copy', 1), []), 'mbs'):.2f}x "
                   f"the speed, {med(k, 'tx_cpu') / med(runs.get((w, 'user-copy', 1), []), 'tx_cpu'):.2f}x "
                   "the CPU.\n")
+    cc = [(e, runs.get(("random", e, 2), [])) for e in ENGINES]
+    cc = [(e, rs) for e, rs in cc if rs]
+    if cc:
+        print("**random, ChaCha20-Poly1305** (what a CPU without AES instructions negotiates)\n")
+        print("| engine | MB/s | sender CPU s/GiB | receiver CPU s/GiB |")
+        print("| --- | ---: | ---: | ---: |")
+        for e, rs in cc:
+            print(f"| {e} | {med(rs, 'mbs'):.1f} | {med(rs, 'tx_cpu'):.2f} | {med(rs, 'rx_cpu'):.2f} |")
+        print()
     for prof in profiles:
         print("```")
         print("\n".join(prof[:30]))
