@@ -8,7 +8,8 @@
  *	Copies each 4 KiB page of SRC that differs from DST into DST, but
  *	leaves out the first N and the last N of the differing pages: part
  *	of a final pass lost, which the guest on the destination must
- *	notice.  Prints "copied C dropped D of P pages".
+ *	notice.  Prints "copied C dropped D of P pages" and the indexes of
+ *	the pages dropped (the first 16).
  *   msram diff A B
  *	Prints the number of 4 KiB pages that differ; exit 1 if any.
  *
@@ -25,6 +26,7 @@
 #include <unistd.h>
 
 #define PAGE 4096
+#define MAX_LISTED 16	/* dropped pages named in the output */
 
 struct ram {
 	const char *path;
@@ -67,11 +69,16 @@ static int map_pair(struct ram *a, struct ram *b, char **argv, int writable)
 	return 0;
 }
 
-/* The pages that differ, in order; the first and the last ones dropped. */
+/*
+ * The pages that differ, in order; the first and the last ones dropped.
+ * The last ones are counted from a first look: use them on a stopped
+ * source only (a running one changes pages between the two looks).
+ */
 static int ram_copy(char **argv, size_t drop_first, size_t drop_last)
 {
 	struct ram src, dst;
 	size_t off, differ = 0, seen = 0, copied = 0, dropped = 0;
+	char list[MAX_LISTED * 12] = "";
 
 	if (map_pair(&src, &dst, argv, 1))
 		return 2;
@@ -81,14 +88,18 @@ static int ram_copy(char **argv, size_t drop_first, size_t drop_last)
 		if (!memcmp(src.mem + off, dst.mem + off, PAGE))
 			continue;
 		seen++;
-		if (seen <= drop_first || seen + drop_last > differ) {
+		if (seen <= drop_first || (drop_last && seen + drop_last > differ)) {
+			if (dropped < MAX_LISTED)
+				snprintf(list + strlen(list), sizeof(list) - strlen(list),
+					 " %zu", off / PAGE);
 			dropped++;
 			continue;
 		}
 		memcpy(dst.mem + off, src.mem + off, PAGE);
 		copied++;
 	}
-	printf("copied %zu dropped %zu of %zu pages\n", copied, dropped, src.size / PAGE);
+	printf("copied %zu dropped %zu of %zu pages%s%s\n", copied, dropped, src.size / PAGE,
+	       dropped ? ":" : "", list);
 	return 0;
 }
 

@@ -125,7 +125,6 @@ static volatile u32 ram_seq;
 
 static u64 dirtied, verified;
 static u32 sweeps, sweep_bad, bad_total, seq_fails, vcursor;
-static u32 rng = 0x12345678;
 
 /* ----- ports, output ---------------------------------------------------- */
 
@@ -536,15 +535,21 @@ static void check_seq(void)
 	ram_seq = dev;
 }
 
-static void dirty_pages(u32 n)
+/*
+ * The random state is the caller's, on the stack: kept with the
+ * variables, a copy of that page older than the rest would make the
+ * guest rewrite the very pages it wrote since, in the same order, and
+ * so hide them if they are stale too.
+ */
+static void dirty_pages(u32 n, u32 *rng)
 {
 	u32 seq = ram_seq;
 
 	while (n--) {
 		u32 pfn;
 
-		rng = rng * 1664525u + 1013904223u;
-		pfn = page_frame(mix(rng) % npages);
+		*rng = *rng * 1664525u + 1013904223u;
+		pfn = page_frame(mix(*rng) % npages);
 		write_page(pfn, gen[pfn] + 1);
 		gen[pfn]++;
 		dirtied++;
@@ -656,7 +661,7 @@ static void pace(struct pacer *p, u32 elapsed_ticks)
 static void run(void)
 {
 	struct pacer d = { rate, 0, 0 }, v = { verify_rate, 0, 0 };
-	u32 last = ticks, next_progress = now_ms() + progress_ms;
+	u32 last = ticks, next_progress = now_ms() + progress_ms, rng = 0x12345678;
 
 	for (;;) {
 		u32 t = ticks, n;
@@ -676,7 +681,7 @@ static void run(void)
 		check_seq();
 		n = d.due < 64 ? d.due : 64;
 		if (n) {
-			dirty_pages(n);
+			dirty_pages(n, &rng);
 			d.due -= n;
 		}
 		n = v.due < 64 ? v.due : 64;
