@@ -55,7 +55,7 @@ hashes_match() {
 nothing_kept() { ! grep -q 'migration complete' $T/recv.out; }
 
 echo "TAP version 13"
-echo "1..14"
+echo "1..15"
 ms_netns_setup || { echo "Bail out! cannot set up the network namespaces"; exit 1; }
 sh "$here/gencerts.sh" $C || { echo "Bail out! cannot make test credentials"; exit 1; }
 G="--tls-creds $C/good"
@@ -135,4 +135,19 @@ for e in kernel user-copy; do
 		grep -q "flipped byte 1048576 of connection 1" $T/proxy.log &&
 		grep -q "altered in flight" $T/recv.err'
 done
+# 15: TLS says who the peer is, the token which migration: an
+# authenticated connection without the token is refused, inside TLS.
+port=$((port + 1))
+rm -f $T/*.out $T/*.err
+$IP netns exec msdst "$MS" recv --listen $MS_DST_ADDR:$port --timeout 10 $G \
+	>$T/recv.out 2>$T/recv.err &
+rpid=$!
+ms_wait_listening $port $rpid
+ms_src "$here/tls_peer" connect $MS_DST_ADDR $port --creds $C/good --join >$T/peer.out 2>&1
+kill $rpid
+wait $rpid 2>/dev/null
+sed 's/^/# peer: /' $T/peer.out
+said
+check authenticated_but_no_token_refused_inside_tls 'grep -q "ktls: tx aes-128-gcm rx aes-128-gcm" $T/peer.out &&
+	grep -q "error: refused by the peer: " $T/peer.out && grep -q "refused connection" $T/recv.err'
 [ $fails -eq 0 ]

@@ -16,6 +16,9 @@
  *     --line              one line: serve replies "migsend:LINE", connect
  *                         expects the line reversed back (s_server -rev)
  *     --hold-ms N         serve: after the data, wait N ms before reading
+ *     --join              connect: after the handshake send a JOIN whose
+ *                         token is all zero, print the answer (the
+ *                         destination's refusal, inside TLS)
  *
  * Prints "ok: ..." and exits 0, or "error: <the library's message>" and
  * exits 1 (2 for a wrong byte: a TLS failure must never be wrong data).
@@ -39,7 +42,7 @@ struct peer {
 	bool serve;
 	const char *addr, *port;
 	struct migsend_tls_opts tls;
-	bool plain, user_tx, line;
+	bool plain, user_tx, line, join;
 	uint64_t bytes;
 	int hold_ms;
 };
@@ -153,17 +156,37 @@ static int read_line(int fd, char *buf, size_t size)
 	return 0;
 }
 
-/* The plaintext migsend peer: a greeting, then what the other side says. */
-static int plain_peer(struct peer *p, int fd)
+/* Send a greeting (plaintext or inside TLS), print what the other side says. */
+static int greet(int fd, uint16_t what, const void *payload, uint32_t size)
 {
 	char reason[MIGSEND_REASON_MAX + 1];
 	uint8_t buf[512];
 	uint16_t type;
 	uint32_t len;
+
+	if (ms_ctl_send(fd, what, payload, size))
+		return fail("sending a greeting");
+	if (ms_ctl_recv(fd, &type, buf, sizeof(buf), &len))
+		return fail("reading the answer");
+	if (type == MIGSEND_CTL_ABORT) {
+		ms_ctl_abort_decode(buf, len, reason, sizeof(reason));
+		printf("error: refused by the peer: %s\n", reason);
+		return 1;
+	}
+	printf("ok: answer %u\n", type);
+	return 0;
+}
+
+/* The plaintext migsend peer: a greeting, then what the other side says. */
+static int plain_peer(struct peer *p, int fd)
+{
+	uint8_t buf[512];
+	uint16_t type;
+	uint32_t len;
 	int err;
 
-	if (!p->serve && ms_ctl_send(fd, MIGSEND_CTL_HELLO, NULL, 0))
-		return fail("sending a plaintext greeting");
+	if (!p->serve)
+		return greet(fd, MIGSEND_CTL_HELLO, NULL, 0);
 	err = ms_ctl_recv(fd, &type, buf, sizeof(buf), &len);
 	if (p->serve) {
 		/* What the plaintext receiver does with a stranger. */
@@ -173,16 +196,7 @@ static int plain_peer(struct peer *p, int fd)
 			return 1;
 		}
 		printf("ok: plaintext greeting %u\n", type);
-		return 0;
 	}
-	if (err)
-		return fail("reading the answer");
-	if (type == MIGSEND_CTL_ABORT) {
-		ms_ctl_abort_decode(buf, len, reason, sizeof(reason));
-		printf("error: refused by the peer: %s\n", reason);
-		return 1;
-	}
-	printf("ok: answer %u\n", type);
 	return 0;
 }
 
@@ -209,6 +223,12 @@ static int tls_exchange(struct peer *p, int fd)
 	int err;
 
 	printf("ktls: tx %s rx %s\n", ktls_cipher(fd, TLS_TX), ktls_cipher(fd, TLS_RX));
+	if (p->join) {
+		/* A JOIN with a token that is not the migration's, inside TLS. */
+		struct migsend_ctl_join j = { .index = 0 };
+
+		return greet(fd, MIGSEND_CTL_JOIN, &j, sizeof(j));
+	}
 	if (p->line && p->serve) {
 		if (read_line(fd, line, sizeof(line)))
 			return fail("reading a line");
@@ -330,6 +350,7 @@ int main(int argc, char **argv)
 		{ "bytes", required_argument, NULL, 'b' },
 		{ "line", no_argument, NULL, 'l' },
 		{ "hold-ms", required_argument, NULL, 'h' },
+		{ "join", no_argument, NULL, 'j' },
 		{ 0 }
 	};
 	struct peer p = { .bytes = 4 << 20 };
@@ -347,6 +368,7 @@ int main(int argc, char **argv)
 		case 'b': p.bytes = strtoull(optarg, NULL, 0); break;
 		case 'l': p.line = true; break;
 		case 'h': p.hold_ms = atoi(optarg); break;
+		case 'j': p.join = true; break;
 		default: return 64;
 		}
 	}
