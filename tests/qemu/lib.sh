@@ -168,16 +168,21 @@ q_boot_src() {
 	echo "#   $(grep '^MSGUEST READY' "$T/src.con")"
 }
 
+# A byte for SIDE's guest on its COM1.  Opened read-write: a FIFO whose
+# QEMU is gone would block a plain open for writing forever.
+q_send_key() { printf '%s' "$2" 1<>"$T/$1.cmd.in"; }
+
 # Ask SIDE's guest to check every page now; prints its verdict line,
 # succeeds on "VERIFY OK".  $2: seconds to wait (default 120).
 q_verify() {
 	local before now n
 	before=$(grep -c '^VERIFY \(OK\|FAIL [0-9]* of\)' "$T/$1.con" 2>/dev/null)
-	printf V >"$T/$1.cmd.in"
+	q_send_key "$1" V
 	n=$((${2:-120} * 10))
 	while [ $n -gt 0 ]; do
 		now=$(grep -c '^VERIFY \(OK\|FAIL [0-9]* of\)' "$T/$1.con")
 		[ "$now" -gt "$before" ] && break
+		q_alive "$1" || { n=0; break; }
 		sleep 0.1
 		n=$((n - 1))
 	done
@@ -191,7 +196,7 @@ q_verify() {
 q_guest_seq() {
 	local n i=100
 	n=$(grep -c '^PROGRESS' "$T/$1.con")
-	printf P >"$T/$1.cmd.in"
+	q_send_key "$1" P
 	while [ "$(grep -c '^PROGRESS' "$T/$1.con")" -le "$n" ]; do
 		i=$((i - 1))
 		[ $i -gt 0 ] || return 1
@@ -199,9 +204,6 @@ q_guest_seq() {
 	done
 	grep '^PROGRESS' "$T/$1.con" | tail -1 | sed 's/.* seq=\([0-9]*\).*/\1/'
 }
-
-# Lines the guest printed to report a bad page or stale RAM.
-q_guest_failures() { grep -cE '^(SWEEP FAIL page|VERIFY FAIL|SEQ FAIL|EXCEPTION)' "$T/$1.con"; }
 
 # The value of "status" in SIDE's query-migrate.
 q_migration_status() {
@@ -272,20 +274,6 @@ q_qemu_migrate() {
 # Bytes sent by the source namespace's veth so far.
 q_tx_bytes() {
 	$IP -n mssrc -s link show msa | awk '/TX:/ { getline; print $1; exit }'
-}
-
-# CPU seconds (user + system, 2 decimals) of process $1's threads whose
-# name matches the ERE $2 (all threads if empty).
-q_cpu_s() {
-	local hz=100 ticks=0 task comm
-	for task in /proc/"$1"/task/*; do
-		comm=$(cat "$task/comm" 2>/dev/null) || continue
-		[ -n "$2" ] && ! echo "$comm" | grep -qE "$2" && continue
-		set -- "$1" "$2" $(sed 's/^.*) //' "$task/stat")
-		ticks=$((ticks + ${14} + ${15}))
-		set -- "$1" "$2"
-	done
-	echo $((ticks / hz)).$(printf '%02d' $((ticks % hz)))
 }
 
 # ----- migsend ------------------------------------------------------------

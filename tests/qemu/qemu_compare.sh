@@ -15,7 +15,9 @@
 #
 # Settings (BENCH_QEMU_*): MEM (MiB, 512), CONNS (4), RATE (pages/s the
 # busy guest rewrites, 2000), IDLE_FILL (MiB the idle guest touched, 16),
-# GUESTS ("idle busy"), METHODS (below), DOWNTIME_MS (300).
+# GUESTS ("idle busy"), METHODS (below; also qemu72-multifd-lock and
+# qemu10-multifd-lock: multifd with the source's RAM locked as
+# zero-copy-send needs, without zero-copy), DOWNTIME_MS (300).
 QDIR=$(cd "$(dirname "$0")" && pwd)
 . "$QDIR/lib.sh"
 MS=${MS:-$QDIR/../migsend}
@@ -131,7 +133,7 @@ migsend_migration() {
 
 # One guest, one method: a RESULT line.
 run_one() {
-	local guest=$1 method=$2 qemu zc= engine= t0 tx0 c0 ok=1 total dt wire qc mc kc verdict extra=
+	local guest=$1 method=$2 qemu zc= lock= engine= t0 tx0 c0 ok=1 total dt wire qc mc kc verdict extra=
 	guest_settings "$guest"
 	case $method in
 	qemu10-*) qemu=$Q10 ;;
@@ -140,12 +142,13 @@ run_one() {
 	[ -x "$qemu" ] || { echo "# $method: no $qemu"; return 0; }
 	QEMU=$qemu
 	case $method in
-	*-zc) zc=zc ;;
+	*-zc) zc=zc lock=1 ;;
+	*-lock) lock=1 ;;
 	migsend-kernel) engine=kernel ;;
 	migsend-sendfile) engine=user-sendfile ;;
 	esac
 	rm -f "$T/send.cpu" "$T/kt"
-	if [ -n "$zc" ]; then
+	if [ -n "$lock" ]; then
 		q_boot_src -incoming defer -overcommit mem-lock=on || return 1
 	else
 		q_boot_src -incoming defer || return 1
