@@ -77,6 +77,12 @@ bench-scale: deps
 	$(MAKE) --no-print-directory all
 	scripts/bench.sh scale
 
+# The same QEMU guest migrated by QEMU (plain, multifd; 7.2 and 10.0 from
+# bookworm-backports, unpacked) and by migsend, in one VM boot.
+bench-qemu: deps
+	$(MAKE) --no-print-directory all
+	tests/qemu/run-compare.sh
+
 # Where the time of a full pass goes: perf in the VM (docs/BENCHMARKS.md).
 profile: deps
 	$(MAKE) --no-print-directory all
@@ -120,4 +126,4 @@ clean:
 		build/userspace build/logs build/*/initramfs.*
 
 .PHONY: all deps ksrc modules userspace tests check check-stages demo \
-	demo-run demo-sim bench bench-quick bench-scale profile check-debug fuzz soak soak-debug install clean deb dkms
+	demo-run demo-sim bench bench-quick bench-scale bench-qemu profile check-debug fuzz soak soak-debug install clean deb dkms
