@@ -55,7 +55,7 @@ hashes_match() {
 nothing_kept() { ! grep -q 'migration complete' $T/recv.out; }
 
 echo "TAP version 13"
-echo "1..15"
+echo "1..16"
 ms_netns_setup || { echo "Bail out! cannot set up the network namespaces"; exit 1; }
 sh "$here/gencerts.sh" $C || { echo "Bail out! cannot make test credentials"; exit 1; }
 G="--tls-creds $C/good"
@@ -150,4 +150,25 @@ sed 's/^/# peer: /' $T/peer.out
 said
 check authenticated_but_no_token_refused_inside_tls 'grep -q "ktls: tx aes-128-gcm rx aes-128-gcm" $T/peer.out &&
 	grep -q "error: refused by the peer: " $T/peer.out && grep -q "refused connection" $T/recv.err'
+
+# 16: a stock TLS client (OpenSSL's s_client) completes the handshake with
+# the receiver itself; its line of text is then read inside TLS and
+# refused as no migsend greeting, with the refusal sent back inside TLS.
+port=$((port + 1))
+rm -f $T/*.out $T/*.err
+$IP netns exec msdst "$MS" recv --listen $MS_DST_ADDR:$port --timeout 10 $G \
+	>$T/recv.out 2>$T/recv.err &
+rpid=$!
+ms_wait_listening $port $rpid
+(echo "hello from openssl, not migsend"; sleep 3) | ms_src /usr/bin/openssl s_client \
+	-connect $MS_DST_ADDR:$port -tls1_3 -CAfile $C/good/ca-cert.pem \
+	-cert $C/good/client-cert.pem -key $C/good/client-key.pem \
+	-verify_return_error -verify_hostname dest.migsend.test -no_ign_eof >$T/ossl.out 2>&1
+kill $rpid
+wait $rpid 2>/dev/null
+said
+grep -aE "^(Verification|New,)" $T/ossl.out | sed 's/^/# openssl: /'
+check openssl_s_client_handshakes_with_the_receiver 'grep -q "^Verification: OK" $T/ossl.out &&
+	grep -q "^New, TLSv1.3" $T/ossl.out && grep -q "refused connection.*not a migsend control message" $T/recv.err &&
+	grep -aq "MSCT" $T/ossl.out'
 [ $fails -eq 0 ]
