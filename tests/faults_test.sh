@@ -12,6 +12,9 @@ n=0 fails=0
 ok() { n=$((n + 1)); echo "ok $n $1"; }
 not_ok() { n=$((n + 1)); echo "not ok $n $1"; fails=$((fails + 1)); sed 's/^/# /' $T/*.out $T/*.err 2>/dev/null | tail -20; }
 check() { name=$1; shift; if "$@"; then ok "$name"; else not_ok "$name"; fi; }
+# checkc NAME 'CONDITION': the whole condition, && and all, decides (the
+# shell would end check's arguments at the first &&).
+checkc() { if eval "$2"; then ok "$1"; else not_ok "$1"; fi; }
 
 # migrate PORT [send options]: a migration with --hash on both sides;
 # leaves the exit codes in src_rc, dst_rc and the hashes in src, dst.
@@ -68,7 +71,7 @@ kill -9 $rpid
 wait $spid
 rc=$?
 echo "# sender: exit $rc: $(cat $T/send.err)"
-check receiver_death_fails_the_sender_cleanly [ $rc -eq 6 ] && sessions_gone
+checkc receiver_death_fails_the_sender_cleanly '[ $rc -eq 6 ] && sessions_gone'
 migrate 7103 --conns 2 --size 32M
 check restarted_receiver_takes_a_new_migration migrated
 
@@ -77,7 +80,7 @@ exec 3<>/dev/migsend
 rmmod migsend 2>/dev/null
 rc=$?
 exec 3>&-
-check rmmod_refused_while_a_session_is_open [ $rc -ne 0 ] && [ -e /sys/module/migsend ]
+checkc rmmod_refused_while_a_session_is_open '[ $rc -ne 0 ] && [ -e /sys/module/migsend ]'
 version_ok() { "$MS" version >/dev/null; }
 check module_still_works_after_refused_rmmod version_ok
 [ $fails -eq 0 ]

@@ -14,6 +14,9 @@ n=0 fails=0
 ok() { n=$((n + 1)); echo "ok $n $1"; }
 not_ok() { n=$((n + 1)); echo "not ok $n $1"; fails=$((fails + 1)); sed 's/^/# /' $T/* 2>/dev/null | tail -30; }
 check() { name=$1; shift; if "$@"; then ok "$name"; else not_ok "$name"; fi; }
+# checkc NAME 'CONDITION': the whole condition, && and all, decides (the
+# shell would end check's arguments at the first &&).
+checkc() { if eval "$2"; then ok "$1"; else not_ok "$1"; fi; }
 
 echo "TAP version 13"
 echo "1..8"
@@ -71,7 +74,7 @@ ms_src "$MS" send --to $MS_DST_ADDR:7203 --conns 2 --size 64M --zero-ratio 0 \
 	>$T/send.out 2>$T/send.err
 rc=$?
 wait $rpid
-check cap_too_low_cancels_and_says_why [ $rc -eq 7 ] && grep -q 'did not converge.*--max-bandwidth' $T/send.err
+checkc cap_too_low_cancels_and_says_why '[ $rc -eq 7 ] && grep -q "did not converge.*--max-bandwidth" $T/send.err'
 rm -f $T/*
 $IP netns exec msdst "$MS" recv --listen $MS_DST_ADDR:7204 --timeout 120 --hash \
 	>$T/recv.out 2>$T/recv.err &
@@ -85,5 +88,5 @@ wait $rpid
 drc=$?
 src=$(sed -n 's/^source memory hash: //p' $T/send.out)
 dst=$(sed -n 's/^destination memory hash: //p' $T/recv.out)
-check cap_too_low_proceeds_uncapped [ $rc -eq 0 ] && [ $drc -eq 0 ] && [ -n "$src" ] && [ "$src" = "$dst" ]
+checkc cap_too_low_proceeds_uncapped '[ $rc -eq 0 ] && [ $drc -eq 0 ] && [ -n "$src" ] && [ "$src" = "$dst" ]'
 [ $fails -eq 0 ]

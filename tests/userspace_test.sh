@@ -11,6 +11,9 @@ n=0 fails=0
 ok() { n=$((n + 1)); echo "ok $n $1"; }
 not_ok() { n=$((n + 1)); echo "not ok $n $1"; fails=$((fails + 1)); sed 's/^/# /' $T/* 2>/dev/null | tail -30; }
 check() { name=$1; shift; if "$@"; then ok "$name"; else not_ok "$name"; fi; }
+# checkc NAME 'CONDITION': the whole condition, && and all, decides (the
+# shell would end check's arguments at the first &&).
+checkc() { if eval "$2"; then ok "$1"; else not_ok "$1"; fi; }
 # Milliseconds since boot (busybox date has no %N).  The "1" before the
 # hundredths keeps "08" and "09" from being read as bad octal numbers.
 now_ms() { read -r up _ </proc/uptime; echo $((${up%.*} * 1000 + 10 * 1${up#*.} - 1000)); }
@@ -32,8 +35,8 @@ wait $rpid
 dst_rc=$?
 src=$(sed -n 's/^source memory hash: //p' $T/send.out)
 dst=$(sed -n 's/^destination memory hash: //p' $T/recv.out)
-check migration_converges [ $src_rc -eq 0 ] && [ $dst_rc -eq 0 ] && grep -q '^final pass' $T/send.out
-check hashes_match [ -n "$src" ] && [ "$src" = "$dst" ]
+checkc migration_converges '[ $src_rc -eq 0 ] && [ $dst_rc -eq 0 ] && grep -q "^final pass" $T/send.out'
+checkc hashes_match '[ -n "$src" ] && [ "$src" = "$dst" ]'
 check no_progress_line_without_terminal [ ! -s $T/send.err ]
 
 # 4: --json gives one object with the passes.
@@ -43,8 +46,8 @@ rpid=$!
 ms_wait_listening 7002 $rpid
 ms_src "$MS" send --to $MS_DST_ADDR:7002 --conns 2 --size 16M --json >$T/send.out 2>$T/send.err
 wait $rpid
-check json_output grep -q '^{"engine":"kernel","passes":\[{"pass":1,' $T/send.out && grep -q '"downtime_ms"' $T/send.out &&
-	grep -q '^{"passes":' $T/recv.out
+checkc json_output 'grep -q "^{\"engine\":\"kernel\",\"passes\":\[{\"pass\":1," $T/send.out &&
+	grep -q "\"downtime_ms\"" $T/send.out && grep -q "^{\"passes\":" $T/recv.out'
 
 # 5-6: the receiver is killed mid-pass: the sender stops within 5 s with a clear error.
 ms_start_endless_migration 7003 --conns 2 --size 128M
@@ -54,8 +57,8 @@ wait $spid
 src_rc=$?
 t=$(($(now_ms) - t0))
 echo "# sender stopped ${t} ms after the receiver was killed, exit $src_rc: $(cat $T/send.err)"
-check receiver_killed_sender_exits_within_5s [ $t -le 5000 ] && [ $src_rc -ne 0 ]
-check receiver_killed_clear_error [ $src_rc -eq 6 ] && grep -qE 'lost|went away|aborted' $T/send.err
+checkc receiver_killed_sender_exits_within_5s '[ $t -le 5000 ] && [ $src_rc -ne 0 ]'
+checkc receiver_killed_clear_error '[ $src_rc -eq 6 ] && grep -qE "lost|went away|aborted" $T/send.err'
 
 # 7-8: the sender is killed mid-pass: the receiver reports it, keeps nothing.
 ms_start_endless_migration 7004 --conns 2 --size 128M
@@ -63,14 +66,14 @@ kill -9 $spid
 wait $rpid
 dst_rc=$?
 echo "# receiver exit $dst_rc: $(cat $T/recv.err)"
-check sender_killed_receiver_reports_abort [ $dst_rc -eq 6 ] && grep -q 'the source went away' $T/recv.err
+checkc sender_killed_receiver_reports_abort '[ $dst_rc -eq 6 ] && grep -q "the source went away" $T/recv.err'
 no_success_reported() { ! grep -q 'migration complete' $T/recv.out; }
 check sender_killed_nothing_kept_as_success no_success_reported
 
 # 9: nobody listening: exit 4, "unreachable".
 ms_src "$MS" send --to $MS_DST_ADDR:7999 --size 4M >$T/send.out 2>$T/send.err
 rc=$?
-check unreachable_destination_exit_4 [ $rc -eq 4 ] && grep -q unreachable $T/send.err
+checkc unreachable_destination_exit_4 '[ $rc -eq 4 ] && grep -q unreachable $T/send.err'
 
 # 10-11: netlink: events seen by 'migsend monitor', a live session by 'migsend stats'.
 rm -f $T/*
@@ -94,8 +97,8 @@ wait $mpid
 echo "# $(cat $T/stats.out)"
 sed 's/^/# monitor: /' $T/monitor.out
 check netlink_stats_shows_the_session grep -qE '^session [0-9]+ pid [0-9]+: pass [0-9]+ running, 1 regions, 2 connections' $T/stats.out
-check netlink_monitor_sees_pass_events [ "$(grep -c '^pass-done session' $T/monitor.out)" -eq 3 ] &&
-	grep -q 'pass 1 done' $T/monitor.out && grep -q '^session-closed' $T/monitor.out
+checkc netlink_monitor_sees_pass_events '[ "$(grep -c "^pass-done session" $T/monitor.out)" -eq 3 ] &&
+	grep -q "pass 1 done" $T/monitor.out && grep -q "^session-closed" $T/monitor.out'
 
 # 12: every subcommand has --help.
 rc=0
