@@ -10,7 +10,9 @@ export SOAK_COUNT
 for t in module_load_test.sh migsend_dev_test migsend_engine_test \
 	 migsend_nl_test migsend_trace_test migsend_ktls_test \
 	 migsend_proto_test migsend_fuzz userspace_test.sh faults_test.sh \
-	 policy_test.sh soak.sh module_unload_test.sh; do
+	 policy_test.sh tls_test.sh tls_migrate_test.sh qemu/qemu_test.sh \
+	 qemu-cli/dirtylog_test qemu-cli/qemu_cli_test.sh soak.sh \
+	 module_unload_test.sh; do
 	echo "# running $t (at $(cut -d" " -f1 /proc/uptime) s)"
 	case $t in
 	*.sh) sh "$here/$t" ;;
