@@ -220,9 +220,23 @@ case_migsend_destination_killed_source_keeps_running() {
 
 # The negative control: migsend leaves the 8 highest dirty pages out of
 # the final pass; the destination guest must report them.
+# Only pages the destination certainly has stale are left out, judged by
+# the soft-dirty log; a migration that converged with few candidates can
+# leave out fewer pages than asked (seen on 6.12: 2 of 8, and the guest
+# verified), and soft-dirty also marks pages that were not rewritten.  So
+# a short drop is tried again, three times at most, before the verdict.
 case_migsend_negative_control() {
-	migsend_migration --engine kernel --conns 2 --test-drop-final-pages 8 || return 1
-	[ "$(q_json "$T/send.out" test_dropped_pages)" -gt 0 ] || return 1
+	local try dropped=0
+	for try in 1 2 3; do
+		if [ $try -gt 1 ]; then
+			echo "# only $dropped of 8 pages were left out: once more"
+			q_cleanup
+		fi
+		migsend_migration --engine kernel --conns 2 --test-drop-final-pages 8 || return 1
+		dropped=$(q_json "$T/send.out" test_dropped_pages)
+		[ "${dropped:-0}" -ge 8 ] && break
+	done
+	[ "${dropped:-0}" -gt 0 ] || return 1
 	q_verify dst 30 && return 1
 	echo "$Q_VERDICT" | grep -q '^VERIFY FAIL [1-9][0-9]* of'
 }
