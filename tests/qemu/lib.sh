@@ -277,7 +277,8 @@ q_tx_bytes() {
 }
 
 # ----- migsend ------------------------------------------------------------
-# $MS is the migsend CLI.
+# $MS is the migsend CLI; Q_TLS its TLS options for both sides (default
+# --no-tls; e.g. "--tls-creds DIR" with a directory gencerts.sh made).
 
 # migsend recv for the destination QEMU on port $1, in msdst, in the
 # background (pid in Q_RPID); further arguments go to recv.  Its output
@@ -285,7 +286,7 @@ q_tx_bytes() {
 q_ms_recv() {
 	local port=$1
 	shift
-	$IP netns exec msdst "$MS" recv --listen "$MS_DST_ADDR:$port" \
+	$IP netns exec msdst "$MS" recv ${Q_TLS:---no-tls} --listen "$MS_DST_ADDR:$port" \
 		--qemu-qmp "$T/dst-ms.qmp" --json "$@" >"$T/recv.out" 2>"$T/recv.err" &
 	Q_RPID=$!
 	ms_wait_listening "$port" $Q_RPID
@@ -299,12 +300,12 @@ q_ms_send() {
 	local port=$1
 	shift
 	if [ "${Q_BG:-0}" = 1 ]; then
-		$IP netns exec mssrc "$MS" send --qemu-qmp "$T/src-ms.qmp" \
+		$IP netns exec mssrc "$MS" send ${Q_TLS:---no-tls} --qemu-qmp "$T/src-ms.qmp" \
 			--to "$MS_DST_ADDR:$port" --json "$@" >"$T/send.out" 2>"$T/send.err" &
 		Q_SPID=$!
 		return 0
 	fi
-	$IP netns exec mssrc "$MS" send --qemu-qmp "$T/src-ms.qmp" \
+	$IP netns exec mssrc "$MS" send ${Q_TLS:---no-tls} --qemu-qmp "$T/src-ms.qmp" \
 		--to "$MS_DST_ADDR:$port" --json "$@" >"$T/send.out" 2>"$T/send.err"
 	Q_SRC_RC=$?
 }

@@ -30,6 +30,7 @@
 
 #include "cli.h"
 #include "qemu_cli.h"
+#include "send_opts.h"
 #include "guest.h"
 #include "layout.h"
 #include "qmp.h"
@@ -38,13 +39,8 @@
 
 struct qs_args {
 	const char *qmp;
-	const char *host, *port;
-	enum migsend_engine engine;
-	struct conns_choice conns;
-	uint64_t max_bandwidth;
-	struct migsend_precopy_opts pc;
+	struct send_opts o;
 	struct mq_guest_opts g;
-	bool json;
 	/* Test only: the handover cut before (0: no cut) ... */
 	enum { QS_CUT_NONE, QS_CUT_DONE_LOST, QS_CUT_AFTER_DONE } test_cut;
 };
@@ -144,24 +140,13 @@ static const char qs_usage[] =
 	"migsend carries it, QEMU's own migration (x-ignore-shared) the devices.\n"
 	"\n"
 	"  --qemu-qmp SOCKET       the source QEMU's QMP socket, free for migsend\n"
-	"  --to HOST:PORT          destination (required)\n"
-	"  --conns auto|parallel|N data connections (default auto: from the link's\n"
-	"                          speed and the guest's vCPUs)\n"
-	"  --max-conns N           the most --conns auto|parallel picks (default 16)\n"
-	"  --max-bandwidth RATE    cap the migration (lifted for the final pass)\n"
-	"  --cap-final-pass        keep --max-bandwidth for the final pass too\n"
-	"  --engine E              kernel, user-copy, user-zc, user-sendfile, or auto\n"
-	"                          (default auto: kernel; user-sendfile without the module)\n"
-	"  --downtime-ms MS        downtime target (default 300)\n"
-	"  --max-passes N          passes before the final one is forced (default 30)\n"
-	"  --timeout S             give up converging after S seconds (default none)\n"
-	"  --timeout-strategy cancel|proceed\n"
-	"  --no-zero-skip          send zero pages as data\n"
 	"  --dirty-log auto|pagemap|scan\n"
 	"                          how to read the soft-dirty bits (default auto:\n"
 	"                          the PAGEMAP_SCAN ioctl where the kernel has it)\n"
-	"  --json                  one JSON object on stdout instead of text\n"
-	"\n"
+	"  --engine E              kernel, user-copy, user-zc, user-sendfile, or auto\n"
+	"                          (default auto: kernel; user-sendfile without the module)\n";
+
+static const char qs_test_usage[] =
 	"Test only (they break the migration on purpose):\n"
 	"  --test-drop-final-pages N  leave N pages the destination certainly has\n"
 	"                          stale out of the final pass (at least 3 passes):\n"
@@ -186,78 +171,49 @@ static int qs_parse_log(const char *s, enum migsend_dirtylog_method *m)
 	return 0;
 }
 
+static int qs_parse_cut(const char *s, struct qs_args *a)
+{
+	if (!strcmp(s, "done-lost"))
+		a->test_cut = QS_CUT_DONE_LOST;
+	else if (!strcmp(s, "after-done"))
+		a->test_cut = QS_CUT_AFTER_DONE;
+	else
+		return -1;
+	return 0;
+}
+
+enum { QS_OPT_QMP = 1, QS_OPT_DIRTY_LOG, QS_OPT_TEST_DROP, QS_OPT_TEST_CUT };
+
 static int qs_parse(int argc, char **argv, struct qs_args *a)
 {
 	static const struct option opts[] = {
-		{ "qemu-qmp", required_argument, NULL, 'q' },
-		{ "to", required_argument, NULL, 't' },
-		{ "conns", required_argument, NULL, 'c' },
-		{ "max-conns", required_argument, NULL, 'C' },
-		{ "max-bandwidth", required_argument, NULL, 'B' },
-		{ "cap-final-pass", no_argument, NULL, 'F' },
-		{ "engine", required_argument, NULL, 'E' },
-		{ "downtime-ms", required_argument, NULL, 'd' },
-		{ "max-passes", required_argument, NULL, 'm' },
-		{ "timeout", required_argument, NULL, 'T' },
-		{ "timeout-strategy", required_argument, NULL, 'S' },
-		{ "no-zero-skip", no_argument, NULL, 'Z' },
-		{ "dirty-log", required_argument, NULL, 'L' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "test-drop-final-pages", required_argument, NULL, 'D' },
-		{ "test-cut-handover", required_argument, NULL, 'X' },
+		{ "qemu-qmp", required_argument, NULL, QS_OPT_QMP },
+		{ "dirty-log", required_argument, NULL, QS_OPT_DIRTY_LOG },
+		{ "test-drop-final-pages", required_argument, NULL, QS_OPT_TEST_DROP },
+		{ "test-cut-handover", required_argument, NULL, QS_OPT_TEST_CUT },
+		SEND_OPTIONS,
 		{ 0 }
 	};
-	static char to[256];
-	int opt;
+	int opt, err;
 
-	conns_choice_init(&a->conns);
-	a->engine = MIGSEND_ENGINE_AUTO;	/* the kernel's, user-sendfile without the module */
-	a->pc.pass_flags = MIGSEND_PASS_SKIP_ZERO;
+	/* The kernel's engine, user-sendfile without the module. */
+	send_opts_init(&a->o, MIGSEND_ENGINE_AUTO);
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (opt) {
-		case 'q': a->qmp = optarg; break;
-		case 't':
-			snprintf(to, sizeof(to), "%s", optarg);
-			if (split_addr(to, &a->host, &a->port) || !a->host)
-				return -1;
+		case QS_OPT_QMP: a->qmp = optarg; err = 0; break;
+		case QS_OPT_DIRTY_LOG: err = qs_parse_log(optarg, &a->g.method); break;
+		case QS_OPT_TEST_DROP:
+			a->o.pc.test_drop_final_pages = strtoull(optarg, NULL, 0);
+			err = 0;
 			break;
-		case 'c': if (conns_choice_parse(&a->conns, optarg)) return -1; break;
-		case 'C':
-			a->conns.max_conns = strtoul(optarg, NULL, 0);
-			if (!a->conns.max_conns || a->conns.max_conns > MIGSEND_MAX_CONNS)
-				return -1;
-			break;
-		case 'B': if (migsend_parse_rate(optarg, &a->max_bandwidth)) return -1; break;
-		case 'F': a->pc.cap_final_pass = true; break;
-		case 'E': if (migsend_engine_parse(optarg, &a->engine)) return -1; break;
-		case 'd': a->pc.downtime_ms = strtoull(optarg, NULL, 0); break;
-		case 'm': a->pc.max_passes = strtoul(optarg, NULL, 0); break;
-		case 'T': a->pc.timeout_ms = strtoull(optarg, NULL, 0) * 1000; break;
-		case 'S':
-			if (!strcmp(optarg, "cancel"))
-				a->pc.timeout_strategy = MIGSEND_TIMEOUT_CANCEL;
-			else if (!strcmp(optarg, "proceed"))
-				a->pc.timeout_strategy = MIGSEND_TIMEOUT_PROCEED;
-			else
-				return -1;
-			break;
-		case 'Z': a->pc.pass_flags &= ~MIGSEND_PASS_SKIP_ZERO; break;
-		case 'L': if (qs_parse_log(optarg, &a->g.method)) return -1; break;
-		case 'j': a->json = true; break;
-		case 'D': a->pc.test_drop_final_pages = strtoull(optarg, NULL, 0); break;
-		case 'X':
-			if (!strcmp(optarg, "done-lost"))
-				a->test_cut = QS_CUT_DONE_LOST;
-			else if (!strcmp(optarg, "after-done"))
-				a->test_cut = QS_CUT_AFTER_DONE;
-			else
-				return -1;
-			break;
-		default: return -1;
+		case QS_OPT_TEST_CUT: err = qs_parse_cut(optarg, a); break;
+		default: err = send_opts_take(&a->o, opt, optarg) == 1 ? 0 : -1; break;
 		}
+		if (err)
+			return -1;
 	}
-	return a->qmp && a->host && a->port && optind == argc ? 0 : -1;
+	return a->qmp && optind == argc ? 0 : -1;
 }
 
 /* ----- progress ------------------------------------------------------------------------- */
@@ -268,7 +224,7 @@ static void qs_on_pass(void *arg, const struct migsend_precopy_report *r)
 	const struct migsend_pass_info *i = &r->info;
 	double secs = (r->acked_ns ? r->acked_ns : i->elapsed_ns) / 1e9;
 
-	if (!c->a.json)
+	if (!c->a.o.json)
 		printf("%s %" PRIu64 ": %" PRIu64 " dirty pages, %" PRIu64 " data, %" PRIu64
 		       " zero; %.1f MiB in %.3f s (%.1f MiB/s)\n",
 		       r->final ? "final pass" : "pass", i->pass, i->dirty_pages, i->data_pages,
@@ -365,7 +321,9 @@ static int qs_setup_failed(struct qs_ctx *c, int code, const char *why)
 /* QMP, layout, engine, regions, guest, connections. */
 static int qs_setup(struct qs_ctx *c)
 {
-	struct migsend_sender_opts so = { .host = c->a.host, .port = c->a.port };
+	struct migsend_sender_opts so = {
+		.host = c->a.o.host, .port = c->a.o.port, .tls = c->a.o.tls_lib,
+	};
 	unsigned int i;
 	int err;
 
@@ -382,18 +340,18 @@ static int qs_setup(struct qs_ctx *c)
 	if (err)
 		return qs_setup_failed(c, EXIT_FAIL, mq_error());
 	c->vcpus = qs_vcpus(c->q);
-	if (!c->a.json)
+	if (!c->a.o.json)
 		qs_print_layout(c);
-	err = conns_choose(&c->a.conns, c->a.host, c->vcpus);
+	err = conns_choose(&c->a.o.conns, c->a.o.host, c->vcpus);
 	if (err)
 		return qs_setup_failed(c, fail_exit(err, 1), migsend_last_error());
-	so.nconns = c->a.conns.decision.nconns;
-	if (!c->a.json)
-		conns_print(&c->a.conns, stdout);
-	err = migsend_session_open_engine(&c->s, c->a.engine);
+	so.nconns = c->a.o.conns.decision.nconns;
+	if (!c->a.o.json)
+		conns_print(&c->a.o.conns, stdout);
+	err = migsend_session_open_engine(&c->s, c->a.o.engine);
 	if (err)
 		return qs_setup_failed(c, fail_exit(err, 0), migsend_last_error());
-	if (!c->a.json)
+	if (!c->a.o.json)
 		printf("engine: %s\n", migsend_engine_name(migsend_session_engine(c->s)));
 	for (i = 0; !err && i < c->l.nregions; i++) {
 		const struct mq_region *r = &c->l.r[i];
@@ -407,12 +365,12 @@ static int qs_setup(struct qs_ctx *c)
 	err = mq_guest_init(&c->g, c->q, &c->l, c->status, &c->a.g);
 	if (err)
 		return qs_setup_failed(c, EXIT_FAIL, mq_error());
-	if (!c->a.json && c->g.log)
+	if (!c->a.o.json && c->g.log)
 		printf("dirty log: soft-dirty bits of QEMU's mappings, read with %s%s\n",
 		       migsend_dirtylog_method_name(migsend_dirtylog_method(c->g.log)),
 		       migsend_dirtylog_untracked(c->g.log) ?
 		       "; hugetlbfs RAM has no soft-dirty bits: all of it goes again in the final pass" : "");
-	err = migsend_set_max_bandwidth(c->s, c->a.max_bandwidth);
+	err = migsend_set_max_bandwidth(c->s, c->a.o.max_bandwidth);
 	if (!err)
 		err = migsend_sender_connect(c->s, &so, &c->snd);
 	if (err)
@@ -509,10 +467,10 @@ static void qs_print_json(const struct qs_ctx *c, const struct migsend_precopy_r
 		printf(",\"stop_us\":%" PRIu64, st->stop_us);
 	if (c->resumed_us)
 		printf(",\"resumed_us\":%" PRIu64, c->resumed_us);
-	if (c->a.pc.test_drop_final_pages)
+	if (c->a.o.pc.test_drop_final_pages)
 		printf(",\"test_dropped_pages\":%" PRIu64, r->test_dropped_pages);
 	printf(",");
-	conns_json(&c->a.conns, stdout);
+	conns_json(&c->a.o.conns, stdout);
 	if (err || c->why[0]) {
 		json_object *w = json_object_new_string(c->why);
 
@@ -548,7 +506,7 @@ static void qs_print_text(const struct qs_ctx *c, const struct migsend_precopy_r
 		printf("; %.1f ms as the guest saw it (STOP here to RESUME there, by the two QEMUs' clocks)",
 		       dt);
 	printf("\n");
-	if (c->a.pc.test_drop_final_pages)
+	if (c->a.o.pc.test_drop_final_pages)
 		printf("test: %" PRIu64 " pages left out of the final pass\n", r->test_dropped_pages);
 	if (c->g.was_running)
 		printf("the guest runs on the destination; this QEMU is paused (postmigrate): quit it\n");
@@ -568,11 +526,11 @@ static int qs_exit_code(int err)
 /* Exit status and the last words, once the outcome is known. */
 static int qs_report(struct qs_ctx *c, const struct migsend_precopy_result *r, int err)
 {
-	if (c->a.json)
+	if (c->a.o.json)
 		qs_print_json(c, r, err);
 	switch (c->outcome) {
 	case QS_HANDED_OVER:
-		if (!c->a.json)
+		if (!c->a.o.json)
 			qs_print_text(c, r);
 		return EXIT_OK;
 	case QS_FAILED_RUNNING:
@@ -612,9 +570,9 @@ static int qs_migrate(struct qs_ctx *c)
 	mq_guest_bind(&c->g, &guest);
 	if (c->a.test_cut == QS_CUT_DONE_LOST)
 		setenv("MIGSEND_TEST_LOSE_DONE", "1", 1);	/* read by the sender */
-	c->a.pc.on_pass = qs_on_pass;
-	c->a.pc.ctx = c;
-	err = migsend_precopy_run(c->snd, &guest, &c->a.pc, &r);
+	c->a.o.pc.on_pass = qs_on_pass;
+	c->a.o.pc.ctx = c;
+	err = migsend_precopy_run(c->snd, &guest, &c->a.o.pc, &r);
 	if (err) {
 		/* Our DONE was not sent: the destination will never run the guest. */
 		const char *why = c->g.err ? c->g.errmsg : migsend_last_error();
@@ -637,14 +595,19 @@ int cmd_send_qemu(int argc, char **argv)
 	int code;
 
 	if (want_help(argc, argv)) {
-		printf("%s%s", qs_usage, exit_codes_help);
+		printf("%s%s\n%s%s%s", qs_usage, send_opts_usage, tls_usage("send"), qs_test_usage,
+		       exit_codes_help);
 		return EXIT_OK;
 	}
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return EXIT_FAIL;
 	if (qs_parse(argc, argv, &c->a)) {
-		fprintf(stderr, "%s", qs_usage);
+		fprintf(stderr, "%s%s\n%s", qs_usage, send_opts_usage, tls_usage("send"));
+		free(c);
+		return EXIT_USAGE;
+	}
+	if (send_opts_done(&c->a.o)) {
 		free(c);
 		return EXIT_USAGE;
 	}
@@ -654,7 +617,7 @@ int cmd_send_qemu(int argc, char **argv)
 		code = qs_migrate(c);
 	} else {
 		fprintf(stderr, "migsend: nothing was changed: the guest keeps running on the source\n");
-		if (c->a.json)
+		if (c->a.o.json)
 			qs_print_setup_json(c);
 	}
 	qs_cleanup(c);

@@ -17,6 +17,7 @@
 
 #include "cli.h"
 #include "qemu_cli.h"
+#include "tls_opts.h"
 #include "layout.h"
 #include "qmp.h"
 #include "state.h"
@@ -27,6 +28,7 @@
 struct qr_ctx {
 	const char *qmp;
 	bool json;
+	struct tls_opts tls;
 	struct mq_qmp *q;
 	struct mq_layout l;
 	struct mq_state_hdr hdr;
@@ -173,6 +175,7 @@ static int qr_parse(int argc, char **argv, struct qr_ctx *c,
 		{ "qemu-qmp", required_argument, NULL, 'q' },
 		{ "timeout", required_argument, NULL, 'T' },
 		{ "json", no_argument, NULL, 'j' },
+		TLS_OPTIONS,
 		{ 0 }
 	};
 	int opt;
@@ -184,7 +187,10 @@ static int qr_parse(int argc, char **argv, struct qr_ctx *c,
 		case 'q': c->qmp = optarg; break;
 		case 'T': o->timeout_ms = strtoul(optarg, NULL, 0) * 1000; break;
 		case 'j': c->json = true; break;
-		default: return -1;
+		default:
+			if (!tls_opts_take(&c->tls, opt, optarg))
+				return -1;
+			break;
 		}
 	}
 	if (!*listen_at || !c->qmp || optind != argc ||
@@ -220,13 +226,15 @@ int cmd_recv_qemu(int argc, char **argv)
 	int err, code;
 
 	if (want_help(argc, argv)) {
-		printf("%s%s", qr_usage, exit_codes_help);
+		printf("%s%s%s", qr_usage, tls_usage("recv"), exit_codes_help);
 		return EXIT_OK;
 	}
 	if (qr_parse(argc, argv, &c, &o, listen_at, sizeof(listen_at))) {
-		fprintf(stderr, "%s", qr_usage);
+		fprintf(stderr, "%s%s", qr_usage, tls_usage("recv"));
 		return EXIT_USAGE;
 	}
+	if (tls_opts_done(&c.tls, "recv", &o.tls))
+		return EXIT_USAGE;
 	signal(SIGPIPE, SIG_IGN);
 	err = qr_setup(&c);
 	if (err) {

@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "tls_opts.h"
+#include "send_opts.h"
 #include "qemu_cli.h"
 #include "sim.h"
 
@@ -108,14 +108,9 @@ static void *progress_thread(void *arg)
 }
 
 struct send_args {
-	enum migsend_engine engine;
-	const char *host, *port;
-	struct conns_choice conns;
-	uint64_t max_bandwidth;		/* bytes/s, 0: none */
+	struct send_opts o;
 	struct migsend_sim_opts sim;
-	struct migsend_precopy_opts pc;
-	bool json, hash;
-	struct tls_opts tls;
+	bool hash;
 };
 
 static const char send_usage[] =
@@ -127,114 +122,60 @@ static const char send_usage[] =
 	"--qemu-qmp SOCKET, a running QEMU's guest instead: 'migsend send --qemu-qmp\n"
 	"SOCKET --help' and docs/QEMU.md.\n"
 	"\n"
-	"  --to HOST:PORT          destination (required)\n"
-	"  --conns auto|parallel|N data connections: N (1..128), or computed from the\n"
-	"                          speed of the link the route to HOST uses: one per\n"
-	"                          10 Gbit/s, at most the guest's CPUs, at least 2\n"
-	"                          (parallel); auto: 1 where that is below 2\n"
-	"                          (default auto)\n"
-	"  --max-conns N           the most --conns auto|parallel picks (default 16)\n"
-	"  --max-bandwidth RATE    cap the migration at RATE (e.g. 40M, 40MB/s,\n"
-	"                          320Mbit/s), paced per connection by the kernel;\n"
-	"                          lifted for the final pass (default: no cap)\n"
-	"  --cap-final-pass        keep --max-bandwidth for the final pass too\n"
 	"  --size SIZE             simulated guest memory, e.g. 1G (default 256M)\n"
 	"  --zero-ratio R          fraction of zero pages, 0..1 (default 0.5)\n"
 	"  --dirty-rate N          pages the guest writes per second (default 0)\n"
-	"  --downtime-ms MS        downtime target (default 300)\n"
-	"  --max-passes N          passes before the final one is forced (default 30)\n"
-	"  --timeout S             give up converging after S seconds (default none)\n"
-	"  --timeout-strategy cancel|proceed\n"
-	"                          on timeout: cancel the migration, or run the\n"
-	"                          final pass anyway (default cancel)\n"
-	"  --no-zero-skip          send zero pages as data\n"
-	"  --engine E              kernel, user-copy, user-zc, user-sendfile, or auto\n"
-	"                          (kernel; user-sendfile without the module)\n"
 	"  --hash                  print the source memory's hash at the end\n"
-	"  --json                  one JSON object on stdout instead of text\n"
-	"\n";
+	"  --engine E              kernel, user-copy, user-zc, user-sendfile, or auto\n"
+	"                          (default kernel; auto: user-sendfile without the\n"
+	"                          module)\n";
+
+enum { SIM_OPT_SIZE = 1, SIM_OPT_ZERO_RATIO, SIM_OPT_DIRTY_RATE, SIM_OPT_HASH };
 
 static int parse_send(int argc, char **argv, struct send_args *a)
 {
 	static const struct option opts[] = {
-		{ "to", required_argument, NULL, 't' },
-		{ "conns", required_argument, NULL, 'c' },
-		{ "max-conns", required_argument, NULL, 'C' },
-		{ "max-bandwidth", required_argument, NULL, 'B' },
-		{ "cap-final-pass", no_argument, NULL, 'F' },
-		{ "size", required_argument, NULL, 's' },
-		{ "zero-ratio", required_argument, NULL, 'z' },
-		{ "dirty-rate", required_argument, NULL, 'r' },
-		{ "downtime-ms", required_argument, NULL, 'd' },
-		{ "max-passes", required_argument, NULL, 'm' },
-		{ "timeout", required_argument, NULL, 'T' },
-		{ "timeout-strategy", required_argument, NULL, 'S' },
-		{ "no-zero-skip", no_argument, NULL, 'Z' },
-		{ "engine", required_argument, NULL, 'E' },
-		{ "hash", no_argument, NULL, 'H' },
-		{ "json", no_argument, NULL, 'j' },
-		TLS_OPTIONS,
+		{ "size", required_argument, NULL, SIM_OPT_SIZE },
+		{ "zero-ratio", required_argument, NULL, SIM_OPT_ZERO_RATIO },
+		{ "dirty-rate", required_argument, NULL, SIM_OPT_DIRTY_RATE },
+		{ "hash", no_argument, NULL, SIM_OPT_HASH },
+		SEND_OPTIONS,
 		{ 0 }
 	};
-	static char to[256];
-	int opt;
+	int opt, taken;
 
-	conns_choice_init(&a->conns);
-	a->engine = MIGSEND_ENGINE_KERNEL;
+	/* The simulated guest has no vCPUs to spare: the kernel's engine. */
+	send_opts_init(&a->o, MIGSEND_ENGINE_KERNEL);
 	a->sim.size = 256ULL << 20;
 	a->sim.zero_ratio = 0.5;
-	a->pc.pass_flags = MIGSEND_PASS_SKIP_ZERO;
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (opt) {
-		case 't':
-			snprintf(to, sizeof(to), "%s", optarg);
-			if (split_addr(to, &a->host, &a->port) || !a->host)
+		case SIM_OPT_SIZE: if (parse_size(optarg, &a->sim.size)) return -1; break;
+		case SIM_OPT_ZERO_RATIO: a->sim.zero_ratio = strtod(optarg, NULL); break;
+		case SIM_OPT_DIRTY_RATE: a->sim.dirty_rate = strtoull(optarg, NULL, 0); break;
+		case SIM_OPT_HASH: a->hash = true; break;
+		default:
+			taken = send_opts_take(&a->o, opt, optarg);
+			if (taken <= 0)
 				return -1;
 			break;
-		case 'c': if (conns_choice_parse(&a->conns, optarg)) return -1; break;
-		case 'C':
-			a->conns.max_conns = strtoul(optarg, NULL, 0);
-			if (!a->conns.max_conns || a->conns.max_conns > MIGSEND_MAX_CONNS)
-				return -1;
-			break;
-		case 'B': if (migsend_parse_rate(optarg, &a->max_bandwidth)) return -1; break;
-		case 'F': a->pc.cap_final_pass = true; break;
-		case 's': if (parse_size(optarg, &a->sim.size)) return -1; break;
-		case 'z': a->sim.zero_ratio = strtod(optarg, NULL); break;
-		case 'r': a->sim.dirty_rate = strtoull(optarg, NULL, 0); break;
-		case 'd': a->pc.downtime_ms = strtoull(optarg, NULL, 0); break;
-		case 'm': a->pc.max_passes = strtoul(optarg, NULL, 0); break;
-		case 'T': a->pc.timeout_ms = strtoull(optarg, NULL, 0) * 1000; break;
-		case 'S':
-			if (!strcmp(optarg, "cancel"))
-				a->pc.timeout_strategy = MIGSEND_TIMEOUT_CANCEL;
-			else if (!strcmp(optarg, "proceed"))
-				a->pc.timeout_strategy = MIGSEND_TIMEOUT_PROCEED;
-			else
-				return -1;
-			break;
-		case 'Z': a->pc.pass_flags &= ~MIGSEND_PASS_SKIP_ZERO; break;
-		case 'E': if (migsend_engine_parse(optarg, &a->engine)) return -1; break;
-		case 'H': a->hash = true; break;
-		case 'j': a->json = true; break;
-		default: if (!tls_opts_take(&a->tls, opt, optarg)) return -1; break;
 		}
 	}
-	return a->host && a->port && optind == argc ? 0 : -1;
+	return optind == argc ? 0 : -1;
 }
 
 static void print_send_result(struct send_ctx *c, const struct send_args *a,
 			      const struct migsend_precopy_result *r, uint64_t hash)
 {
-	if (a->json) {
+	if (a->o.json) {
 		printf("{\"engine\":\"%s\",\"passes\":[%s],\"downtime_ms\":%.3f,\"total_seconds\":%.3f,"
 		       "\"wire_bytes\":%" PRIu64 ",\"timed_out\":%s",
 		       migsend_engine_name(migsend_session_engine(c->s)), c->passes_json, r->downtime_ns / 1e6, r->total_ns / 1e9,
 		       r->wire_bytes, r->timed_out ? "true" : "false");
 		printf(",");
-		conns_json(&a->conns, stdout);
-		if (a->max_bandwidth)
-			printf(",\"max_bandwidth\":%" PRIu64, a->max_bandwidth);
+		conns_json(&a->o.conns, stdout);
+		if (a->o.max_bandwidth)
+			printf(",\"max_bandwidth\":%" PRIu64, a->o.max_bandwidth);
 		if (a->hash)
 			printf(",\"hash\":\"%016" PRIx64 "\"", hash);
 		printf("}\n");
@@ -266,36 +207,38 @@ int cmd_send(int argc, char **argv)
 	if (has_qemu_option(argc, argv))	/* a QEMU guest: qemu_send.c */
 		return cmd_send_qemu(argc, argv);
 	if (want_help(argc, argv)) {
-		printf("%s%s%s", send_usage, tls_usage("send"), exit_codes_help);
+		printf("%s%s\n%s%s", send_usage, send_opts_usage, tls_usage("send"),
+		       exit_codes_help);
 		return EXIT_OK;
 	}
 	if (parse_send(argc, argv, &a)) {
-		fprintf(stderr, "%s%s", send_usage, tls_usage("send"));
+		fprintf(stderr, "%s%s\n%s", send_usage, send_opts_usage, tls_usage("send"));
 		return EXIT_USAGE;
 	}
-	if (tls_opts_done(&a.tls, "send", &so.tls))
+	if (send_opts_done(&a.o))
 		return EXIT_USAGE;
-	c.json = a.json;
-	c.tty = isatty(STDERR_FILENO) && !a.json;
+	so.tls = a.o.tls_lib;
+	c.json = a.o.json;
+	c.tty = isatty(STDERR_FILENO) && !a.o.json;
 	pthread_mutex_init(&c.lock, NULL);
-	a.pc.on_pass = on_pass;
-	a.pc.on_pass_start = on_pass_start;
-	a.pc.ctx = &c;
-	a.pc.state = state;
-	a.pc.state_len = sizeof(state);
-	so.host = a.host;
-	so.port = a.port;
-	err = conns_choose(&a.conns, a.host, cpus_available());
+	a.o.pc.on_pass = on_pass;
+	a.o.pc.on_pass_start = on_pass_start;
+	a.o.pc.ctx = &c;
+	a.o.pc.state = state;
+	a.o.pc.state_len = sizeof(state);
+	so.host = a.o.host;
+	so.port = a.o.port;
+	err = conns_choose(&a.o.conns, a.o.host, cpus_available());
 	if (err)
 		return fail_exit(err, 1);
-	so.nconns = a.conns.decision.nconns;
-	if (!a.json)
-		conns_print(&a.conns, stdout);
+	so.nconns = a.o.conns.decision.nconns;
+	if (!a.o.json)
+		conns_print(&a.o.conns, stdout);
 
-	err = migsend_session_open_engine(&c.s, a.engine);
+	err = migsend_session_open_engine(&c.s, a.o.engine);
 	if (err)
 		return fail_exit(err, 0);
-	if (a.engine == MIGSEND_ENGINE_AUTO && !a.json)
+	if (a.o.engine == MIGSEND_ENGINE_AUTO && !a.o.json)
 		printf("engine: %s\n", migsend_engine_name(migsend_session_engine(c.s)));
 	err = migsend_sim_create(&a.sim, &sim);
 	if (err) {
@@ -311,7 +254,7 @@ int cmd_send(int argc, char **argv)
 		goto out;
 	}
 	/* Set before connecting: each data socket is paced as it is added. */
-	err = migsend_set_max_bandwidth(c.s, a.max_bandwidth);
+	err = migsend_set_max_bandwidth(c.s, a.o.max_bandwidth);
 	if (!err)
 		err = migsend_sender_connect(c.s, &so, &snd);
 	if (err) {
@@ -320,7 +263,7 @@ int cmd_send(int argc, char **argv)
 	}
 	if (c.tty && !pthread_create(&progress, NULL, progress_thread, &c))
 		progressing = true;
-	err = migsend_precopy_run(snd, &guest, &a.pc, &r);
+	err = migsend_precopy_run(snd, &guest, &a.o.pc, &r);
 	pthread_mutex_lock(&c.lock);
 	c.stop = true;
 	pthread_mutex_unlock(&c.lock);

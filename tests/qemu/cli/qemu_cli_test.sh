@@ -6,8 +6,10 @@
 # namespaces mssrc and msdst, QMP, the guest's own verdict).  Needs the
 # module loaded (module_load_test.sh).
 #
-#   running_guest_handed_over   kernel engine: the destination runs it, the
-#                               guest verifies every page there
+#   running_guest_handed_over_encrypted
+#                               kernel engine over TLS (kTLS on every
+#                               connection at both ends): the destination
+#                               runs it, the guest verifies every page there
 #   paused_guest_stays_paused   a paused guest: 2 passes, paused there too
 #   handover_done_lost_both_paused
 #                               the source's DONE lost on the way: both stay
@@ -40,7 +42,7 @@ MS=${MS:-$MYDIR/../migsend}
 PORT=7810
 n=0 fails=0
 
-all_cases="running_guest_handed_over paused_guest_stays_paused handover_done_lost_both_paused
+all_cases="running_guest_handed_over_encrypted paused_guest_stays_paused handover_done_lost_both_paused
 handover_cut_after_done destination_refuses_state destination_killed_after_stop layout_mismatch_refused sigterm_keeps_guest_running memfd_refused"
 cases=${QEMU_CLI_TESTS:-$all_cases}
 
@@ -52,10 +54,17 @@ boot_pair() {
 	q_wait_line src '^MSGUEST READY' 180
 }
 
+# Both sides' TLS options: QC_TLS (default --no-tls).
+# kTLS sockets a namespace ever switched on: "TX RX" (/proc/net/tls_stat).
+tls_stat() {
+	$IP netns exec "$1" cat /proc/net/tls_stat |
+		awk '$1 == "TlsTxSw" { tx = $2 } $1 == "TlsRxSw" { rx = $2 } END { print tx + 0, rx + 0 }'
+}
+
 # migsend recv in msdst, in the background: its output in $T/recv.out.
 start_recv() {
 	PORT=$((PORT + 1))
-	$IP netns exec msdst "$MS" recv --listen "$MS_DST_ADDR:$PORT" --qemu-qmp "$T/dst-ms.qmp" \
+	$IP netns exec msdst "$MS" recv ${QC_TLS:---no-tls} --listen "$MS_DST_ADDR:$PORT" --qemu-qmp "$T/dst-ms.qmp" \
 		--timeout 120 --json "$@" >"$T/recv.out" 2>"$T/recv.err" &
 	rpid=$!
 	ms_wait_listening $PORT $rpid
@@ -63,7 +72,7 @@ start_recv() {
 
 # migsend send in mssrc; its JSON in $T/send.out, its exit status in src_rc.
 run_send() {
-	$IP netns exec mssrc "$MS" send --qemu-qmp "$T/src-ms.qmp" --to "$MS_DST_ADDR:$PORT" \
+	$IP netns exec mssrc "$MS" send ${QC_TLS:---no-tls} --qemu-qmp "$T/src-ms.qmp" --to "$MS_DST_ADDR:$PORT" \
 		--json "$@" >"$T/send.out" 2>"$T/send.err"
 	src_rc=$?
 }
@@ -101,13 +110,21 @@ expect_state() {
 	return 1
 }
 
-case_running_guest_handed_over() {
+case_running_guest_handed_over_encrypted() {
+	sh "$MYDIR/../gencerts.sh" "$T/creds" >/dev/null || { echo "# gencerts.sh failed"; return 1; }
 	boot_pair || return 1
+	before_src=$(tls_stat mssrc) before_dst=$(tls_stat msdst)
+	QC_TLS="--tls-creds $T/creds/good"
 	start_recv || return 1
 	run_send --conns 2
 	wait_recv
+	QC_TLS=""
 	show
+	set -- $before_src $before_dst $(tls_stat mssrc) $(tls_stat msdst)
+	echo "# kTLS sockets switched on: source TX $(($5 - $1)), destination RX $(($8 - $4))"
 	[ $src_rc -eq 0 ] && [ $dst_rc -eq 0 ] || return 1
+	# The control connection and both data connections.
+	[ $(($5 - $1)) -ge 3 ] && [ $(($8 - $4)) -ge 3 ] || return 1
 	[ "$(json_field "$T/send.out" outcome)" = destination ] || return 1
 	[ "$(json_field "$T/recv.out" outcome)" = running ] || return 1
 	dt=$(json_field "$T/send.out" guest_downtime_ms)
@@ -182,7 +199,7 @@ case_destination_killed_after_stop() {
 	boot_pair || return 1
 	start_recv || return 1
 	# Capped, the final pass lasts long enough to kill the destination in it.
-	$IP netns exec mssrc "$MS" send --qemu-qmp "$T/src-ms.qmp" --to "$MS_DST_ADDR:$PORT" \
+	$IP netns exec mssrc "$MS" send ${QC_TLS:---no-tls} --qemu-qmp "$T/src-ms.qmp" --to "$MS_DST_ADDR:$PORT" \
 		--json --conns 2 --downtime-ms 60000 --max-bandwidth 4M --cap-final-pass \
 		>"$T/send.out" 2>"$T/send.err" &
 	spid=$!
@@ -225,7 +242,7 @@ case_sigterm_keeps_guest_running() {
 	boot_pair || return 1
 	start_recv || return 1
 	# Capped below the guest's dirtying rate: pass 1 still runs at the signal.
-	$IP netns exec mssrc "$MS" send --qemu-qmp "$T/src-ms.qmp" --to "$MS_DST_ADDR:$PORT" \
+	$IP netns exec mssrc "$MS" send ${QC_TLS:---no-tls} --qemu-qmp "$T/src-ms.qmp" --to "$MS_DST_ADDR:$PORT" \
 		--json --conns 2 --max-bandwidth 2M >"$T/send.out" 2>"$T/send.err" &
 	spid=$!
 	sleep 8
