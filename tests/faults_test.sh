@@ -22,11 +22,11 @@ migrate() {
 	port=$1
 	shift
 	rm -f $T/*
-	$IP netns exec msdst "$MS" recv --listen $MS_DST_ADDR:$port --hash --timeout 120 \
+	$IP netns exec msdst "$MS" recv --no-tls --listen $MS_DST_ADDR:$port --hash --timeout 120 \
 		>$T/recv.out 2>$T/recv.err &
 	rpid=$!
 	ms_wait_listening $port $rpid
-	ms_src "$MS" send --to $MS_DST_ADDR:$port --hash "$@" >$T/send.out 2>$T/send.err
+	ms_src "$MS" send --no-tls --to $MS_DST_ADDR:$port --hash "$@" >$T/send.out 2>$T/send.err
 	src_rc=$?
 	wait $rpid
 	dst_rc=$?

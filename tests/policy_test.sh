@@ -24,7 +24,7 @@ ms_netns_setup || { echo "Bail out! cannot set up the network namespaces"; exit 
 
 # The decision line of a send that is refused at once (nothing listens).
 decision() { # decision POLICY ADDR
-	ms_src "$MS" send --to "$2:7299" --conns "$1" --size 4M --engine user-copy 2>/dev/null |
+	ms_src "$MS" send --no-tls --to "$2:7299" --conns "$1" --size 4M --engine user-copy 2>/dev/null |
 		sed -n 's/^connections: //p'
 }
 
@@ -46,11 +46,11 @@ check unknown_speed_auto_is_1 grep -q '^1 (policy auto: .* lo reports no link sp
 # wire bytes over time within 15 % of the cap, for two engines.
 capped_rate_ok() { # capped_rate_ok ENGINE PORT
 	rm -f $T/*
-	$IP netns exec msdst "$MS" recv --listen $MS_DST_ADDR:$2 --timeout 120 \
+	$IP netns exec msdst "$MS" recv --no-tls --listen $MS_DST_ADDR:$2 --timeout 120 \
 		>$T/recv.out 2>$T/recv.err &
 	rpid=$!
 	ms_wait_listening $2 $rpid || return 1
-	ms_src "$MS" send --to $MS_DST_ADDR:$2 --engine $1 --conns 2 --size 1G \
+	ms_src "$MS" send --no-tls --to $MS_DST_ADDR:$2 --engine $1 --conns 2 --size 1G \
 		--zero-ratio 0 --max-bandwidth 40M --cap-final-pass --json \
 		>$T/send.out 2>$T/send.err || return 1
 	wait $rpid || return 1
@@ -65,22 +65,22 @@ check user_sendfile_holds_40MBps_cap capped_rate_ok user-sendfile 7202
 # 7-8: a cap far below the dirty rate cannot converge: cancel on timeout
 # (exit 7) with a message naming the cap; proceed runs the final pass.
 rm -f $T/*
-$IP netns exec msdst "$MS" recv --listen $MS_DST_ADDR:7203 --timeout 120 \
+$IP netns exec msdst "$MS" recv --no-tls --listen $MS_DST_ADDR:7203 --timeout 120 \
 	>$T/recv.out 2>$T/recv.err &
 rpid=$!
 ms_wait_listening 7203 $rpid
-ms_src "$MS" send --to $MS_DST_ADDR:7203 --conns 2 --size 64M --zero-ratio 0 \
+ms_src "$MS" send --no-tls --to $MS_DST_ADDR:7203 --conns 2 --size 64M --zero-ratio 0 \
 	--dirty-rate 5000 --max-bandwidth 2M --timeout 8 --timeout-strategy cancel \
 	>$T/send.out 2>$T/send.err
 rc=$?
 wait $rpid
 checkc cap_too_low_cancels_and_says_why '[ $rc -eq 7 ] && grep -q "did not converge.*--max-bandwidth" $T/send.err'
 rm -f $T/*
-$IP netns exec msdst "$MS" recv --listen $MS_DST_ADDR:7204 --timeout 120 --hash \
+$IP netns exec msdst "$MS" recv --no-tls --listen $MS_DST_ADDR:7204 --timeout 120 --hash \
 	>$T/recv.out 2>$T/recv.err &
 rpid=$!
 ms_wait_listening 7204 $rpid
-ms_src "$MS" send --to $MS_DST_ADDR:7204 --conns 2 --size 64M --zero-ratio 0 \
+ms_src "$MS" send --no-tls --to $MS_DST_ADDR:7204 --conns 2 --size 64M --zero-ratio 0 \
 	--dirty-rate 5000 --max-bandwidth 2M --timeout 8 --timeout-strategy proceed --hash \
 	>$T/send.out 2>$T/send.err
 rc=$?

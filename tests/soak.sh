@@ -30,11 +30,11 @@ for i in $(seq "$count"); do
 	port=$((7200 + i % 500))
 	fault=$(rand 6)	# 0: kill the receiver, 1: kill the sender, else none
 	# --timeout 10: a receiver whose source died before connecting stops.
-	$IP netns exec msdst "$MS" recv --listen $MS_DST_ADDR:$port --hash --timeout 10 \
+	$IP netns exec msdst "$MS" recv --no-tls --listen $MS_DST_ADDR:$port --hash --timeout 10 \
 		>$T/recv.out 2>$T/recv.err &
 	rpid=$!
 	ms_wait_listening $port $rpid
-	$IP netns exec mssrc "$MS" send --to $MS_DST_ADDR:$port --conns $((1 + $(rand 4))) \
+	$IP netns exec mssrc "$MS" send --no-tls --to $MS_DST_ADDR:$port --conns $((1 + $(rand 4))) \
 		--size $((1 + $(rand 8)))M --zero-ratio 0.$(rand 10) --dirty-rate $(rand 3000) \
 		--hash >$T/send.out 2>$T/send.err &
 	spid=$!

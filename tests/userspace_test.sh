@@ -25,10 +25,10 @@ ms_netns_setup || { echo "Bail out! cannot set up the network namespaces"; exit 
 # 1-3: a migration with a dirtying guest converges; hashes match; no
 # progress line when stderr is not a terminal.
 rm -f $T/*
-$IP netns exec msdst "$MS" recv --listen $MS_DST_ADDR:7001 --hash >$T/recv.out 2>$T/recv.err &
+$IP netns exec msdst "$MS" recv --no-tls --listen $MS_DST_ADDR:7001 --hash >$T/recv.out 2>$T/recv.err &
 rpid=$!
 ms_wait_listening 7001 $rpid
-ms_src "$MS" send --to $MS_DST_ADDR:7001 --conns 3 --size 64M --zero-ratio 0.3 \
+ms_src "$MS" send --no-tls --to $MS_DST_ADDR:7001 --conns 3 --size 64M --zero-ratio 0.3 \
 	--dirty-rate 5000 --hash >$T/send.out 2>$T/send.err
 src_rc=$?
 wait $rpid
@@ -41,10 +41,10 @@ check no_progress_line_without_terminal [ ! -s $T/send.err ]
 
 # 4: --json gives one object with the passes.
 rm -f $T/*
-$IP netns exec msdst "$MS" recv --listen $MS_DST_ADDR:7002 --json >$T/recv.out 2>$T/recv.err &
+$IP netns exec msdst "$MS" recv --no-tls --listen $MS_DST_ADDR:7002 --json >$T/recv.out 2>$T/recv.err &
 rpid=$!
 ms_wait_listening 7002 $rpid
-ms_src "$MS" send --to $MS_DST_ADDR:7002 --conns 2 --size 16M --json >$T/send.out 2>$T/send.err
+ms_src "$MS" send --no-tls --to $MS_DST_ADDR:7002 --conns 2 --size 16M --json >$T/send.out 2>$T/send.err
 wait $rpid
 checkc json_output 'grep -q "^{\"engine\":\"kernel\",\"passes\":\[{\"pass\":1," $T/send.out &&
 	grep -q "\"downtime_ms\"" $T/send.out && grep -q "^{\"passes\":" $T/recv.out'
@@ -71,7 +71,7 @@ no_success_reported() { ! grep -q 'migration complete' $T/recv.out; }
 check sender_killed_nothing_kept_as_success no_success_reported
 
 # 9: nobody listening: exit 4, "unreachable".
-ms_src "$MS" send --to $MS_DST_ADDR:7999 --size 4M >$T/send.out 2>$T/send.err
+ms_src "$MS" send --no-tls --to $MS_DST_ADDR:7999 --size 4M >$T/send.out 2>$T/send.err
 rc=$?
 checkc unreachable_destination_exit_4 '[ $rc -eq 4 ] && grep -q unreachable $T/send.err'
 
@@ -80,10 +80,10 @@ rm -f $T/*
 "$MS" monitor --count 4 --timeout 180 >$T/monitor.out 2>$T/monitor.err &
 mpid=$!
 sleep 0.5
-$IP netns exec msdst "$MS" recv --listen $MS_DST_ADDR:7005 >$T/recv.out 2>$T/recv.err &
+$IP netns exec msdst "$MS" recv --no-tls --listen $MS_DST_ADDR:7005 >$T/recv.out 2>$T/recv.err &
 rpid=$!
 ms_wait_listening 7005 $rpid
-ms_src "$MS" send --to $MS_DST_ADDR:7005 --conns 2 --size 256M --zero-ratio 0 \
+ms_src "$MS" send --no-tls --to $MS_DST_ADDR:7005 --conns 2 --size 256M --zero-ratio 0 \
 	--dirty-rate 2000 --max-passes 3 --downtime-ms 1 >$T/send.out 2>$T/send.err &
 spid=$!
 for i in $(seq 100); do
@@ -117,11 +117,11 @@ for mode in barrier end progress every; do
 	for engine in kernel user-copy user-zc user-sendfile; do
 		port=$((port + 1))
 		rm -f $T/*
-		MIGSEND_TEST_ACKS=$mode $IP netns exec msdst "$MS" recv --listen $MS_DST_ADDR:$port \
+		MIGSEND_TEST_ACKS=$mode $IP netns exec msdst "$MS" recv --no-tls --listen $MS_DST_ADDR:$port \
 			--hash --timeout 60 >$T/recv.out 2>$T/recv.err &
 		rpid=$!
 		ms_wait_listening $port $rpid
-		ms_src "$MS" send --to $MS_DST_ADDR:$port --engine $engine --conns 3 --size 32M \
+		ms_src "$MS" send --no-tls --to $MS_DST_ADDR:$port --engine $engine --conns 3 --size 32M \
 			--zero-ratio 0.3 --dirty-rate 3000 --hash >$T/send.out 2>$T/send.err
 		src_rc=$?
 		wait $rpid

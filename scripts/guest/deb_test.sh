@@ -24,10 +24,10 @@ rm -f $T/*
 check installed_cli_version grep -q '^api ' $T/version.out
 
 rm -f $T/*
-$IP netns exec msdst "$MS" recv --listen $MS_DST_ADDR:7201 --hash >$T/recv.out 2>$T/recv.err &
+$IP netns exec msdst "$MS" recv --no-tls --listen $MS_DST_ADDR:7201 --hash >$T/recv.out 2>$T/recv.err &
 rpid=$!
 ms_wait_listening 7201 $rpid
-$IP netns exec mssrc "$MS" send --to $MS_DST_ADDR:7201 --conns 2 --size 64M --zero-ratio 0.3 \
+$IP netns exec mssrc "$MS" send --no-tls --to $MS_DST_ADDR:7201 --conns 2 --size 64M --zero-ratio 0.3 \
 	--dirty-rate 2000 --hash >$T/send.out 2>$T/send.err
 src_rc=$?
 wait $rpid

@@ -66,10 +66,10 @@ for _ in $(seq 200); do
 		/proc/net/netlink && break
 	sleep 0.1
 done
-$IP netns exec msdst "$MS" recv --listen $MS_DST_ADDR:7102 >$T/recv.out 2>$T/recv.err &
+$IP netns exec msdst "$MS" recv --no-tls --listen $MS_DST_ADDR:7102 >$T/recv.out 2>$T/recv.err &
 rpid=$!
 ms_wait_listening 7102 $rpid
-$IP netns exec mssrc "$MS" send --to $MS_DST_ADDR:7102 --conns 2 --size 16M \
+$IP netns exec mssrc "$MS" send --no-tls --to $MS_DST_ADDR:7102 --conns 2 --size 16M \
 	>$T/send.out 2>$T/send.err &
 spid=$!
 wait $spid

@@ -17,14 +17,14 @@ echo "1..12"
 for mode in barrier end progress every; do
 	for engine in user-copy user-zc user-sendfile; do
 		port=$((port + 1))
-		MIGSEND_TEST_ACKS=$mode "$MS" recv --listen 127.0.0.1:$port --hash --timeout 30 \
+		MIGSEND_TEST_ACKS=$mode "$MS" recv --no-tls --listen 127.0.0.1:$port --hash --timeout 30 \
 			>$T/recv.out 2>$T/recv.err &
 		rpid=$!
 		for _ in $(seq 50); do
 			ss -ltn 2>/dev/null | grep -q "127.0.0.1:$port " && break
 			sleep 0.1
 		done
-		timeout 120 "$MS" send --to 127.0.0.1:$port --engine $engine --conns 3 \
+		timeout 120 "$MS" send --no-tls --to 127.0.0.1:$port --engine $engine --conns 3 \
 			--size 48M --zero-ratio 0.3 --dirty-rate 3000 --hash \
 			>$T/send.out 2>$T/send.err
 		src_rc=$?

@@ -52,11 +52,11 @@ ms_start_endless_migration() {
 	port=$1
 	shift
 	rm -f $T/*
-	$IP netns exec msdst "$MS" recv --listen $MS_DST_ADDR:$port --timeout 300 \
+	$IP netns exec msdst "$MS" recv --no-tls --listen $MS_DST_ADDR:$port --timeout 300 \
 		>$T/recv.out 2>$T/recv.err &
 	rpid=$!
 	ms_wait_listening $port $rpid
-	$IP netns exec mssrc "$MS" send --to $MS_DST_ADDR:$port --zero-ratio 0 \
+	$IP netns exec mssrc "$MS" send --no-tls --to $MS_DST_ADDR:$port --zero-ratio 0 \
 		--dirty-rate 20000 --max-passes 1000 --downtime-ms 1 --timeout 60 "$@" \
 		>$T/send.out 2>$T/send.err &
 	spid=$!

@@ -124,7 +124,7 @@ migsend_migration() {
 	$IP netns exec mssrc sh -c '"$@" >"'"$T"'/send.out" 2>"'"$T"'/send.err"; rc=$?
 		set -- $(sed "s/^.*) //" /proc/$$/stat); echo $((${14} + ${15})) >"'"$T"'/send.cpu"
 		exit $rc' sh \
-		"$MS" send --qemu-qmp "$T/src-ms.qmp" --to "$MS_DST_ADDR:$PORT" --json \
+		"$MS" send --no-tls --qemu-qmp "$T/src-ms.qmp" --to "$MS_DST_ADDR:$PORT" --json \
 		--engine "$1" --conns "$N" --downtime-ms "$BENCH_QEMU_DOWNTIME_MS"
 	Q_SRC_RC=$?
 	wait $Q_RPID

@@ -54,12 +54,6 @@ bool tls_opts_take(struct tls_opts *t, int opt, const char *arg)
 	}
 }
 
-/*
- * Until every existing test and script says --no-tls where it means it
- * (docs/SECURITY.md), no TLS option still means plaintext; then this
- * becomes true and no TLS option means TLS_DEFAULT_CREDS or an error.
- */
-static const bool tls_required = false;
 
 int tls_opts_done(struct tls_opts *t, const char *cmd,
 		  const struct migsend_tls_opts **out)
@@ -78,9 +72,8 @@ int tls_opts_done(struct tls_opts *t, const char *cmd,
 	}
 	if (t->no_tls)
 		return 0;
+	/* Encrypted by default: TLS_DEFAULT_CREDS, or an error that says what to do. */
 	if (!t->lib.creds_dir && !t->lib.psk_file) {
-		if (!tls_required && !any && access(TLS_DEFAULT_CREDS, F_OK))
-			return 0;
 		if (access(TLS_DEFAULT_CREDS, F_OK)) {
 			fprintf(stderr, "migsend %s: migrations are encrypted by default: give --tls-creds DIR or --tls-psk FILE (or create %s), or --no-tls for plaintext\n",
 				cmd, TLS_DEFAULT_CREDS);
