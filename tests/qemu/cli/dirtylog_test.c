@@ -86,6 +86,7 @@ struct ctl {
 	volatile uint64_t npages;	/* pages to write (list below, or sweep) */
 	volatile uint64_t stride;	/* sweep: every stride-th page */
 	volatile uint32_t list;		/* write the pages of pages[] */
+	volatile uint64_t swept;	/* writer -> tracker: pages of the sweep written */
 	volatile uint32_t pages[1000];
 };
 
@@ -138,6 +139,7 @@ static void writer_main(struct shm *s)
 				w[0] = seq;
 				w[1] = ~seq;
 				seq++;
+				s->ctl->swept = i + 1;
 			}
 		}
 		s->ctl->done = cmd;
@@ -150,6 +152,7 @@ static void writer_run(struct shm *s, bool list, uint64_t npages, uint64_t strid
 	s->ctl->list = list;
 	s->ctl->npages = npages;
 	s->ctl->stride = stride;
+	s->ctl->swept = 0;
 	s->ctl->go++;
 	while (wait && s->ctl->done != s->ctl->go)
 		usleep(200);
@@ -304,9 +307,31 @@ out:
 	shm_stop(&s);
 }
 
+#define WINDOW_ROUNDS	64		/* about this many takes per sweep */
+#define WINDOW_LIMIT_MS	120000
+
+/*
+ * With the writer stopped around each take, let it sweep a share of the
+ * memory before the next one, as a guest runs between two takes of a
+ * pass: a tracker that stopped it again at once could leave it no time at
+ * all on a busy machine (seen: a CI run where this test never ended).
+ */
+static bool writer_advance(struct shm *s, uint64_t from, double deadline)
+{
+	uint64_t step = s->npages / WINDOW_ROUNDS;
+
+	while (s->ctl->done != s->ctl->go && s->ctl->swept < from + step) {
+		if (now_ms() > deadline)
+			return false;
+		usleep(100);
+	}
+	return true;
+}
+
 /*
  * Rounds of take + copy while the writer sweeps; returns the number of
- * pages whose copy is stale at the end, or -1.
+ * pages whose copy is stale at the end, or -1 (also when the sweep has not
+ * ended within WINDOW_LIMIT_MS: the test's time is bounded).
  */
 static long window_run(uint64_t npages, bool stop_around_take, unsigned int *rounds)
 {
@@ -314,6 +339,7 @@ static long window_run(uint64_t npages, bool stop_around_take, unsigned int *rou
 	const uint64_t *bm;
 	uint8_t *copy = NULL;
 	long stale = -1;
+	double deadline;
 	uint64_t i;
 	struct shm s;
 	bool last;
@@ -326,19 +352,30 @@ static long window_run(uint64_t npages, bool stop_around_take, unsigned int *rou
 		goto out;
 	/* Pass 1: everything (nothing written yet). */
 	memcpy(copy, s.mem, npages * PAGE);
+	deadline = now_ms() + WINDOW_LIMIT_MS;
 	writer_run(&s, false, npages, 1, false);
 	do {
+		uint64_t swept;
+
+		if (now_ms() > deadline) {
+			printf("# the writer's sweep did not end within %d s\n", WINDOW_LIMIT_MS / 1000);
+			goto out;
+		}
 		last = s.ctl->done == s.ctl->go;	/* finished before this take */
 		if (stop_around_take)
 			writer_pause(s.writer, true);
+		swept = s.ctl->swept;
 		if (migsend_dirtylog_take(d, &bm)) {
 			printf("# take: %s\n", migsend_last_error());
 			if (stop_around_take)
 				writer_pause(s.writer, false);
 			goto out;
 		}
-		if (stop_around_take)
+		if (stop_around_take) {
 			writer_pause(s.writer, false);
+			if (!last && !writer_advance(&s, swept, deadline))
+				continue;	/* the deadline, checked above */
+		}
 		for (i = 0; i < npages; i++)
 			if (test_bit(bm, i))
 				memcpy(copy + i * PAGE, s.mem + i * PAGE, PAGE);
