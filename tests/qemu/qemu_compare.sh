@@ -17,7 +17,8 @@
 # busy guest rewrites, 2000), IDLE_FILL (MiB the idle guest touched, 16),
 # GUESTS ("idle busy"), METHODS (below; also qemu72-multifd-lock and
 # qemu10-multifd-lock: multifd with the source's RAM locked as
-# zero-copy-send needs, without zero-copy), DOWNTIME_MS (300).
+# zero-copy-send needs, without zero-copy; qemu10-migsend-kernel is
+# migsend's kernel engine with QEMU 10.0 as the VMM), DOWNTIME_MS (300).
 QDIR=$(cd "$(dirname "$0")" && pwd)
 . "$QDIR/lib.sh"
 MS=${MS:-$QDIR/../migsend}
@@ -25,7 +26,7 @@ Q72=/usr/bin/qemu-system-x86_64
 Q10=$QDIR/../qemu10/usr/bin/qemu-system-x86_64
 : "${BENCH_QEMU_MEM:=512}" "${BENCH_QEMU_CONNS:=4}" "${BENCH_QEMU_RATE:=2000}"
 : "${BENCH_QEMU_IDLE_FILL:=16}" "${BENCH_QEMU_GUESTS:=idle busy}" "${BENCH_QEMU_DOWNTIME_MS:=300}"
-: "${BENCH_QEMU_METHODS:=qemu72-precopy qemu72-multifd qemu10-precopy qemu10-multifd qemu10-multifd-zc migsend-kernel migsend-sendfile}"
+: "${BENCH_QEMU_METHODS:=qemu72-precopy qemu72-multifd qemu10-precopy qemu10-multifd qemu10-multifd-zc migsend-kernel migsend-sendfile qemu10-migsend-kernel}"
 N=$BENCH_QEMU_CONNS
 PORT=7950
 mkdir -p "$T"
@@ -144,8 +145,8 @@ run_one() {
 	case $method in
 	*-zc) zc=zc lock=1 ;;
 	*-lock) lock=1 ;;
-	migsend-kernel) engine=kernel ;;
-	migsend-sendfile) engine=user-sendfile ;;
+	*migsend-kernel) engine=kernel ;;
+	*migsend-sendfile) engine=user-sendfile ;;
 	esac
 	rm -f "$T/send.cpu" "$T/kt"
 	if [ -n "$lock" ]; then
@@ -153,12 +154,12 @@ run_one() {
 	else
 		q_boot_src -incoming defer || return 1
 	fi
-	case $method in migsend-*) migsend_listen || return 1 ;; esac
+	case $method in *migsend-*) migsend_listen || return 1 ;; esac
 	t0=$("$MSQMP" --now) tx0=$(q_tx_bytes) c0=$(qemu_ticks)
 	case $method in
 	*-precopy) qemu_migration precopy || ok=0 ;;
 	*-multifd*) qemu_migration multifd $zc || ok=0 ;;
-	migsend-*)
+	*migsend-*)
 		kthreads_sampler &
 		spid=$!
 		migsend_migration "$engine" || ok=0
@@ -182,10 +183,10 @@ run_one() {
 	kc=$([ -s "$T/kt" ] && kthreads_ticks || echo 0)
 	if q_verify dst 300; then verdict=ok; else verdict=FAIL; fi
 	case $method in
+	*migsend*) extra="migsend: $(grep -o '"pass":' "$T/send.out" | wc -l) passes, guest downtime $(q_json "$T/send.out" guest_downtime_ms) ms" ;;
 	qemu*) extra="qemu: total $(q_cmd src '{"execute":"query-migrate"}' |
 		sed -n 's/.*"total-time": *\([0-9]*\).*/\1/p') ms, downtime $(q_cmd src '{"execute":"query-migrate"}' |
 		sed -n 's/.*"downtime": *\([0-9]*\).*/\1/p') ms" ;;
-	migsend*) extra="migsend: $(grep -o '"pass":' "$T/send.out" | wc -l) passes, guest downtime $(q_json "$T/send.out" guest_downtime_ms) ms" ;;
 	esac
 	echo "RESULT $guest $method $($QEMU --version | sed -n 's/QEMU emulator version \([0-9.]*\).*/\1/p') $total $dt $wire $(secs $((qc + mc + kc))) $(secs $qc) $(secs $mc) $(secs $kc) $verdict" | tee -a "$RES"
 	echo "# $extra"
