@@ -17,6 +17,7 @@ import sys
 
 ENGINES = ["kernel", "user-copy", "user-zc", "user-sendfile"]
 WORKLOADS = ["random", "half-zero", "holes", "zero", "scattered",
+             "random-no-prealloc",
              "sparse 1 GiB", "sparse 4 GiB", "sparse 16 GiB"]
 GIB = 1 << 30
 

@@ -8,6 +8,10 @@
 #                full:  every workload, 1, 2, 4 and 8 connections, and scale
 #                scale: the sparse guest at 1, 4 and 16 GiB, 1-8 connections
 #   BENCH_SIZE   guest MiB (1024)      BENCH_RUNS   runs per point (3)
+#   BENCH_WORKLOADS, BENCH_CONNS  override the mode's lists; BENCH_ENGINES
+#                (e.g. kernel,user-sendfile) limits the engines
+#   full also runs random into a receiver that does not preallocate
+#   (kernel and user-sendfile, 2 connections): the receiver's CPU without it
 here=$(cd "$(dirname "$0")" && pwd)
 IP=/usr/sbin/ip
 [ -x $IP ] || IP=ip
@@ -19,6 +23,7 @@ elif [ "$mode" = scale ]; then
 else
 	workloads="random scattered" conns="2"
 fi
+workloads=${BENCH_WORKLOADS-$workloads} conns=${BENCH_CONNS:-$conns}
 insmod "/lib/modules/$(uname -r)/migsend.ko" || exit 1
 "$here/migsend_bench" --net-only || exit 1
 maxc=$(echo $conns | tr ' ' '\n' | sort -n | tail -1)
@@ -58,7 +63,11 @@ if [ "$mode" = scale ] || [ "$mode" = full ]; then
 fi
 for w in $workloads; do
 	"$here/migsend_bench" --workload "$w" --size "$size" --runs "$runs" \
-		--conns "$(echo $conns | tr ' ' ',')" || rc=1
+		--conns "$(echo $conns | tr ' ' ',')" ${BENCH_ENGINES:+--engines $BENCH_ENGINES} || rc=1
 done
+if [ "$mode" = full ] || [ "${BENCH_NO_PREALLOC:-0}" = 1 ]; then
+	"$here/migsend_bench" --workload random --size "$size" --runs "$runs" \
+		--conns 2 --engines kernel,user-sendfile --no-prealloc || rc=1
+fi
 rmmod migsend
 exit $rc

@@ -4,8 +4,12 @@
  * over the same veth path, into the same receiver.
  *
  *   migsend_bench --workload W [--size MiB] [--engines e1,e2,..]
- *                 [--conns n1,n2,..] [--runs R]
+ *                 [--conns n1,n2,..] [--runs R] [--no-prealloc]
  *   migsend_bench --net-only      set up the peer namespace and exit
+ *
+ * The receiver preallocates the destination memory at the handshake
+ * unless --no-prealloc (then its lines say workload=W-no-prealloc): the
+ * receiver's CPU with and without it.
  *
  * Workloads: random, half-zero (every other page zero, touched), holes
  * (never touched), zero (touched, all zero), scattered (a full pass first,
@@ -267,6 +271,7 @@ struct run {
 	struct ms_mem *mem;
 	struct ms_bitmap *bm;
 	uint64_t kmem_growth;		/* bytes, over the timed pass */
+	bool prealloc;			/* the receiver's, at the handshake */
 };
 
 /*
@@ -335,7 +340,7 @@ static int run_once(struct run *r)
 	if (!strcmp(r->workload, "holes") || !strcmp(r->workload, "sparse"))
 		prepare(r->mem, r->workload);	/* holes again: a run may have filled them */
 	ms_bitmap_set(r->bm, 0, r->bm->npages);
-	pid = start_receiver(strcmp(r->workload, "sparse") != 0);
+	pid = start_receiver(r->prealloc);
 	if (pid < 0)
 		return -1;
 	err = migsend_session_open_engine(&s, r->engine);
@@ -365,8 +370,10 @@ static int run_once(struct run *r)
 		err = err ? err : -1;
 	if (err)
 		return -1;
-	printf("BENCH workload=%s engine=%s conns=%d run=%d guest_bytes=%llu wire_bytes=%llu secs=%.4f sender_cpu_s=%.3f receiver_cpu_s=%.3f shmem_growth=%llu kernel_mem_growth=%llu tls=%d\n",
-	       r->workload, migsend_engine_name(r->engine), r->conns, r->index,
+	/* Without preallocation (and not sparse, which never has it): a table of its own. */
+	printf("BENCH workload=%s%s engine=%s conns=%d run=%d guest_bytes=%llu wire_bytes=%llu secs=%.4f sender_cpu_s=%.3f receiver_cpu_s=%.3f shmem_growth=%llu kernel_mem_growth=%llu tls=%d\n",
+	       r->workload, !r->prealloc && strcmp(r->workload, "sparse") ? "-no-prealloc" : "",
+	       migsend_engine_name(r->engine), r->conns, r->index,
 	       (unsigned long long)guest, (unsigned long long)wire, secs, cpu,
 	       tv_s(&ru.ru_utime) + tv_s(&ru.ru_stime), (unsigned long long)grown,
 	       (unsigned long long)r->kmem_growth, bench_tls() != NULL);
@@ -383,12 +390,14 @@ int main(int argc, char **argv)
 		{ "workload", required_argument, NULL, 'w' },
 		{ "runs", required_argument, NULL, 'r' },
 		{ "net-only", no_argument, NULL, 'n' },
+		{ "no-prealloc", no_argument, NULL, 'P' },
 		{ 0 }
 	};
 	char engines[256] = "kernel,user-copy,user-zc,user-sendfile", conns[64] = "2";
 	const char *workload = "random";
 	uint64_t size = 1024ULL << 20;
 	int runs = 3, opt, failed = 0;
+	bool no_prealloc = false;
 	struct ms_bitmap bm;
 	struct ms_mem mem;
 	char *e, *c, *se, *sc;
@@ -401,6 +410,7 @@ int main(int argc, char **argv)
 		case 'w': workload = optarg; break;
 		case 'r': runs = atoi(optarg); break;
 		case 'n': return ms_net_setup() ? 1 : 0;
+		case 'P': no_prealloc = true; break;
 		default: return 2;
 		}
 	}
@@ -417,7 +427,8 @@ int main(int argc, char **argv)
 		snprintf(conns_copy, sizeof(conns_copy), "%s", conns);
 		for (c = strtok_r(conns_copy, ",", &sc); c; c = strtok_r(NULL, ",", &sc)) {
 			struct run r = { .workload = workload, .conns = atoi(c),
-					 .mem = &mem, .bm = &bm };
+					 .mem = &mem, .bm = &bm,
+					 .prealloc = !no_prealloc && strcmp(workload, "sparse") };
 
 			if (migsend_engine_parse(e, &r.engine))
 				return 2;
