@@ -4,12 +4,12 @@
  * attacker on the path (or a broken middlebox) does.  TCP's checksum would
  * catch a flip on the wire; this one happens where TLS alone must see it.
  *
- *   flip_proxy LISTEN_ADDR LISTEN_PORT TO_ADDR TO_PORT OFFSET [CONN]
+ *   flip_proxy LISTEN_ADDR LISTEN_PORT TO_ADDR TO_PORT OFFSET [CONN[+]]
  *
  * Accepts connections for ever, forwards each to TO in both directions,
- * and in the CONN-th one accepted (from 0, default 0) inverts the byte at
- * OFFSET of what the client sends.  Prints "flipped byte OFFSET of
- * connection CONN" when it did.
+ * and in the CONN-th one accepted (from 0, default 0), or with CONN+ in
+ * that one and every later one, inverts the byte at OFFSET of what the
+ * client sends.  Prints "flipped byte OFFSET of connection N" each time.
  */
 #include <netdb.h>
 #include <stdbool.h>
@@ -96,16 +96,19 @@ static void *relay(void *arg)
 int main(int argc, char **argv)
 {
 	unsigned int index = 0, target;
+	bool and_later = false;
 	uint64_t offset;
+	char *end;
 	pthread_t t;
 	int lfd;
 
 	if (argc < 6) {
-		fprintf(stderr, "usage: flip_proxy LISTEN_ADDR LISTEN_PORT TO_ADDR TO_PORT OFFSET [CONN]\n");
+		fprintf(stderr, "usage: flip_proxy LISTEN_ADDR LISTEN_PORT TO_ADDR TO_PORT OFFSET [CONN[+]]\n");
 		return 64;
 	}
 	offset = strtoull(argv[5], NULL, 0);
-	target = argc > 6 ? strtoul(argv[6], NULL, 0) : 0;
+	target = argc > 6 ? strtoul(argv[6], &end, 0) : 0;
+	and_later = argc > 6 && *end == '+';
 	lfd = tcp(argv[1], argv[2], true);
 	if (lfd < 0) {
 		perror("flip_proxy: listen");
@@ -117,7 +120,8 @@ int main(int argc, char **argv)
 		p->client = accept(lfd, NULL, NULL);
 		p->server = tcp(argv[3], argv[4], false);
 		p->index = index;
-		p->flip_at = index == target ? offset : UINT64_MAX;
+		p->flip_at = index == target || (and_later && index > target) ?
+			     offset : UINT64_MAX;
 		if (p->client < 0 || p->server < 0 ||
 		    pthread_create(&t, NULL, relay, p)) {
 			perror("flip_proxy: connection");

@@ -116,13 +116,16 @@ said
 check wrong_psk_refused '[ $src -eq 5 ] && grep -q "pre-shared key" $T/send.err &&
 	grep -q "pre-shared key" $T/recv.err && nothing_kept'
 
-# 13-14: a byte flipped in flight on the first data connection (the
-# proxy's second connection), 1 MiB into it: the migration fails on both
-# sides, the destination keeps nothing; kernel engine and user-copy.
+# 13-14: a byte flipped in flight on every data connection (the proxy's
+# second connection and later ones), 64 KiB into it, past the handshake:
+# the migration fails on both sides, the destination keeps nothing;
+# kernel engine and user-copy.  (Flipping only the first data connection
+# at 1 MiB once went unnoticed with user-copy on 6.1: a connection can
+# carry less than that when the other one took the pass's spans.)
 for e in kernel user-copy; do
 	port=$((port + 1))
 	$IP netns exec msdst $PROXY $MS_DST_ADDR $((port + 1000)) $MS_DST_ADDR $((port + 1)) \
-		1048576 1 >$T/proxy.log 2>&1 &
+		65536 1+ >$T/proxy.log 2>&1 &
 	ppid=$!
 	ms_wait_listening $((port + 1000)) $ppid
 	to_port=$((port + 1000))
@@ -131,8 +134,9 @@ for e in kernel user-copy; do
 	kill $ppid
 	wait $ppid 2>/dev/null
 	said
+	sed 's/^/# proxy: /' $T/proxy.log
 	check "flipped_byte_fails_$e" '[ $src -ne 0 ] && [ $rrc -ne 0 ] && nothing_kept &&
-		grep -q "flipped byte 1048576 of connection 1" $T/proxy.log &&
+		grep -q "flipped byte 65536 of connection [12]" $T/proxy.log &&
 		grep -q "altered in flight" $T/recv.err'
 done
 # 15: TLS says who the peer is, the token which migration: an
