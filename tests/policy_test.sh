@@ -2,7 +2,8 @@
 # Operator policy in the test VM: the connection count --conns auto and
 # parallel pick for a link of known speed (veth reports 10 Gbit/s) and of
 # unknown speed (lo reports none); the bandwidth cap holds within 15 %
-# over a 1 GiB migration for the kernel engine and a user engine; a cap
+# (40 MB/s over 1 GiB, or a third of the path's own speed where that is
+# less) for the kernel engine and a user engine; a cap
 # too low to converge ends as --timeout-strategy says, naming the cap.
 # Needs the module loaded (module_load_test.sh).
 here=$(cd "$(dirname "$0")" && pwd)
@@ -42,25 +43,40 @@ decision auto 127.0.0.1 >$T/auto
 check unknown_speed_parallel_is_2 grep -q '^2 (policy parallel: .* lo reports no link speed.*unknown' $T/parallel
 check unknown_speed_auto_is_1 grep -q '^1 (policy auto: .* lo reports no link speed.*unknown' $T/auto
 
-# 5-6: 40 MB/s over 1 GiB of random memory, cap kept for every pass:
-# wire bytes over time within 15 % of the cap, for two engines.
-capped_rate_ok() { # capped_rate_ok ENGINE PORT
+# 5-6: a cap held for every pass: wire bytes over time within 15 % of
+# it, for two engines.  The cap is 40 MB/s over 1 GiB of random memory,
+# or a third of what the path does without a cap where that is less (the
+# debug kernel's path does about 20 MB/s: a cap above the path's own speed
+# tests nothing), with the guest sized for about 25 s at the cap.
+
+# MB/s on the wire of the migration whose JSON is in $T/send.out.
+json_rate() {
+	sed -n 's/.*"total_seconds":\([0-9.]*\),"wire_bytes":\([0-9]*\).*/\2 \1/p' $T/send.out |
+		awk '{ printf "%.1f", $1 / $2 / 1e6 }'
+}
+migrate_json() { # migrate_json ENGINE PORT SIZE-MiB [send options]
 	rm -f $T/*
 	$IP netns exec msdst "$MS" recv --no-tls --listen $MS_DST_ADDR:$2 --timeout 120 \
 		>$T/recv.out 2>$T/recv.err &
 	rpid=$!
 	ms_wait_listening $2 $rpid || return 1
-	ms_src "$MS" send --no-tls --to $MS_DST_ADDR:$2 --engine $1 --conns 2 --size 1G \
-		--zero-ratio 0 --max-bandwidth 40M --cap-final-pass --json \
-		>$T/send.out 2>$T/send.err || return 1
-	wait $rpid || return 1
-	rate=$(sed -n 's/.*"total_seconds":\([0-9.]*\),"wire_bytes":\([0-9]*\).*/\2 \1/p' $T/send.out |
-		awk '{ printf "%d", $1 / $2 / 1e6 }')
-	echo "# $1: $rate MB/s under a 40 MB/s cap"
-	[ -n "$rate" ] && [ "$rate" -ge 34 ] && [ "$rate" -le 46 ]
+	e=$1 p=$2 size=$3
+	shift 3
+	ms_src "$MS" send --no-tls --to $MS_DST_ADDR:$p --engine $e --conns 2 --size ${size}M \
+		--zero-ratio 0 --json "$@" >$T/send.out 2>$T/send.err || return 1
+	wait $rpid
 }
-check kernel_engine_holds_40MBps_cap capped_rate_ok kernel 7201
-check user_sendfile_holds_40MBps_cap capped_rate_ok user-sendfile 7202
+capped_rate_ok() { # capped_rate_ok ENGINE PORT
+	migrate_json $1 $(($2 + 100)) 256 || return 1
+	free=$(json_rate)
+	cap=$(awk -v f="$free" 'BEGIN { c = int(f / 3); print c < 40 ? (c < 2 ? 2 : c) : 40 }')
+	migrate_json $1 $2 $((cap * 25)) --max-bandwidth ${cap}M --cap-final-pass || return 1
+	rate=$(json_rate)
+	echo "# $1: $rate MB/s under a $cap MB/s cap (the path: $free MB/s without one)"
+	awk -v r="$rate" -v c="$cap" 'BEGIN { exit !(r >= c * 0.85 && r <= c * 1.15) }'
+}
+check kernel_engine_holds_cap capped_rate_ok kernel 7201
+check user_sendfile_holds_cap capped_rate_ok user-sendfile 7202
 
 # 7-8: a cap far below the dirty rate cannot converge: cancel on timeout
 # (exit 7) with a message naming the cap; proceed runs the final pass.
