@@ -11,6 +11,27 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 dk=$top/build/debug-kernel
 src=$dk/src
 jobs=${JOBS:-$(nproc)}
+# What the suite needs (tests/config), every one built in: the VM has no
+# modprobe, and the debug kernel loads no modules but migsend.
+suite_options() {
+	sed -n 's/^CONFIG_\([A-Z0-9_]*\)=[ym]$/\1/p' "$top/tests/config"
+}
+# The options of tests/config that .config $1 does not have (built in).
+missing_options() {
+	local o
+	for o in $(suite_options); do
+		grep -q "^CONFIG_$o=y" "$1" || printf ' %s' "$o"
+	done
+}
+
+# scripts/build-debug-kernel.sh --check-config FILE: exit 1 naming what
+# FILE lacks of tests/config (tests/scripts/debug_kernel_config_test.sh).
+if [ "${1:-}" = --check-config ]; then
+	missing=$(missing_options "$2")
+	[ -z "$missing" ] || { echo "missing:$missing"; exit 1; }
+	exit 0
+fi
+
 build_kernel() (
 	tarball=$(ls /usr/src/linux-source-6.1.tar.* | head -1)
 	mkdir -p "$dk"
@@ -34,11 +55,16 @@ build_kernel() (
 	     DRM FB SOUND USB_SUPPORT HID WLAN WIRELESS CFG80211 MAC80211 RFKILL
 	     AGP ETHERNET ATA SCSI MD INPUT_MOUSE INPUT_JOYSTICK INPUT_TABLET
 	     INPUT_TOUCHSCREEN INPUT_MISC NFS_FS NFSD PCCARD WAN I2C HWMON)
-	for o in "${on[@]}"; do scripts/config --enable "$o"; done
+	for o in "${on[@]}" $(suite_options); do scripts/config --enable "$o"; done
 	for o in "${off[@]}"; do scripts/config --disable "$o"; done
 	scripts/config --set-val DEBUG_KMEMLEAK_MEM_POOL_SIZE 16000
 	scripts/config --set-str LOCALVERSION "-migsend-debug"
 	make -s olddefconfig
+	missing=$(missing_options .config)
+	if [ -n "$missing" ]; then
+		echo "debug-kernel: the configuration lacks what tests/config asks for:$missing" >&2
+		exit 1
+	fi
 	echo "debug-kernel: building with $jobs jobs (this takes a while)" >&2
 	make -s -j"$jobs" bzImage modules
 	make -s kernelrelease >"$dk/kver"
@@ -47,9 +73,10 @@ build_kernel() (
 )
 
 # Not in a || list: errexit must stay on inside build_kernel.  A cached
-# kernel built before an option joined the list is built again (seen:
-# the engine tests need USERFAULTFD, which the first debug kernels lacked).
-if [ ! -e "$dk/.done" ] || ! grep -q '^CONFIG_USERFAULTFD=y' "$src/.config"; then
+# kernel that lacks an option of tests/config is built again (seen: the
+# engine tests need USERFAULTFD, the QEMU tests MEM_SOFT_DIRTY, the TLS
+# tests CHACHA20POLY1305, which earlier debug kernels lacked).
+if [ ! -e "$dk/.done" ] || [ -n "$(missing_options "$src/.config")" ]; then
 	rm -f "$dk/.done"
 	build_kernel
 fi
