@@ -71,9 +71,9 @@ capped_rate_ok() { # capped_rate_ok ENGINE PORT
 	migrate_json $1 $(($2 + 100)) 256 || return 1
 	free=$(json_rate)
 	cap=$(awk -v f="$free" 'BEGIN { c = int(f / 3); print (f >= 48 ? 40 : (c < 2 ? 2 : c)) }')
-	size=1024
-	[ "$cap" = 40 ] || size=$((cap * 25))
-	migrate_json $1 $2 $size --max-bandwidth ${cap}M --cap-final-pass || return 1
+	mib=1024
+	[ "$cap" = 40 ] || mib=$((cap * 25))
+	migrate_json $1 $2 $mib --max-bandwidth ${cap}M --cap-final-pass || return 1
 	rate=$(json_rate)
 	echo "# $1: $rate MB/s under a $cap MB/s cap (the path: $free MB/s without one)"
 	awk -v r="$rate" -v c="$cap" 'BEGIN { exit !(r >= c * 0.85 && r <= c * 1.15) }'

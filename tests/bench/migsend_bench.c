@@ -271,7 +271,7 @@ struct run {
 	struct ms_mem *mem;
 	struct ms_bitmap *bm;
 	uint64_t kmem_growth;		/* bytes, over the timed pass */
-	bool prealloc;			/* the receiver's, at the handshake */
+	bool no_prealloc;		/* --no-prealloc: the receiver's memory faults in */
 };
 
 /*
@@ -340,7 +340,8 @@ static int run_once(struct run *r)
 	if (!strcmp(r->workload, "holes") || !strcmp(r->workload, "sparse"))
 		prepare(r->mem, r->workload);	/* holes again: a run may have filled them */
 	ms_bitmap_set(r->bm, 0, r->bm->npages);
-	pid = start_receiver(r->prealloc);
+	/* sparse never preallocates: 16 GiB must fit a 4 GiB VM. */
+	pid = start_receiver(!r->no_prealloc && strcmp(r->workload, "sparse"));
 	if (pid < 0)
 		return -1;
 	err = migsend_session_open_engine(&s, r->engine);
@@ -370,9 +371,9 @@ static int run_once(struct run *r)
 		err = err ? err : -1;
 	if (err)
 		return -1;
-	/* Without preallocation (and not sparse, which never has it): a table of its own. */
+	/* Without preallocation: a table of its own. */
 	printf("BENCH workload=%s%s engine=%s conns=%d run=%d guest_bytes=%llu wire_bytes=%llu secs=%.4f sender_cpu_s=%.3f receiver_cpu_s=%.3f shmem_growth=%llu kernel_mem_growth=%llu tls=%d\n",
-	       r->workload, !r->prealloc && strcmp(r->workload, "sparse") ? "-no-prealloc" : "",
+	       r->workload, r->no_prealloc ? "-no-prealloc" : "",
 	       migsend_engine_name(r->engine), r->conns, r->index,
 	       (unsigned long long)guest, (unsigned long long)wire, secs, cpu,
 	       tv_s(&ru.ru_utime) + tv_s(&ru.ru_stime), (unsigned long long)grown,
@@ -427,8 +428,7 @@ int main(int argc, char **argv)
 		snprintf(conns_copy, sizeof(conns_copy), "%s", conns);
 		for (c = strtok_r(conns_copy, ",", &sc); c; c = strtok_r(NULL, ",", &sc)) {
 			struct run r = { .workload = workload, .conns = atoi(c),
-					 .mem = &mem, .bm = &bm,
-					 .prealloc = !no_prealloc && strcmp(workload, "sparse") };
+					 .mem = &mem, .bm = &bm, .no_prealloc = no_prealloc };
 
 			if (migsend_engine_parse(e, &r.engine))
 				return 2;

@@ -200,12 +200,12 @@ static int qs_parse(int argc, char **argv, struct qs_args *a)
 	send_opts_init(&a->o, MIGSEND_ENGINE_AUTO);
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		err = 0;
 		switch (opt) {
-		case QS_OPT_QMP: a->qmp = optarg; err = 0; break;
+		case QS_OPT_QMP: a->qmp = optarg; break;
 		case QS_OPT_DIRTY_LOG: err = qs_parse_log(optarg, &a->g.method); break;
 		case QS_OPT_TEST_DROP:
 			a->o.pc.test_drop_final_pages = strtoull(optarg, NULL, 0);
-			err = 0;
 			break;
 		case QS_OPT_TEST_CUT: err = qs_parse_cut(optarg, a); break;
 		default: err = send_opts_take(&a->o, opt, optarg) == 1 ? 0 : -1; break;
@@ -595,15 +595,15 @@ int cmd_send_qemu(int argc, char **argv)
 	int code;
 
 	if (want_help(argc, argv)) {
-		printf("%s%s\n%s%s%s", qs_usage, send_opts_usage, tls_usage("send"), qs_test_usage,
-		       exit_codes_help);
+		send_opts_print_usage(stdout, qs_usage);
+		printf("%s%s", qs_test_usage, exit_codes_help);
 		return EXIT_OK;
 	}
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return EXIT_FAIL;
 	if (qs_parse(argc, argv, &c->a)) {
-		fprintf(stderr, "%s%s\n%s", qs_usage, send_opts_usage, tls_usage("send"));
+		send_opts_print_usage(stderr, qs_usage);
 		free(c);
 		return EXIT_USAGE;
 	}

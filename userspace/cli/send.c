@@ -207,12 +207,12 @@ int cmd_send(int argc, char **argv)
 	if (has_qemu_option(argc, argv))	/* a QEMU guest: qemu_send.c */
 		return cmd_send_qemu(argc, argv);
 	if (want_help(argc, argv)) {
-		printf("%s%s\n%s%s", send_usage, send_opts_usage, tls_usage("send"),
-		       exit_codes_help);
+		send_opts_print_usage(stdout, send_usage);
+		printf("%s", exit_codes_help);
 		return EXIT_OK;
 	}
 	if (parse_send(argc, argv, &a)) {
-		fprintf(stderr, "%s%s\n%s", send_usage, send_opts_usage, tls_usage("send"));
+		send_opts_print_usage(stderr, send_usage);
 		return EXIT_USAGE;
 	}
 	if (send_opts_done(&a.o))

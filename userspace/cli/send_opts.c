@@ -7,7 +7,7 @@
 
 #include "send_opts.h"
 
-const char send_opts_usage[] =
+static const char send_opts_usage[] =
 	"  --to HOST:PORT          destination (required)\n"
 	"  --conns auto|parallel|N data connections: N (1..128), or computed from the\n"
 	"                          speed of the link the route to HOST uses: one per\n"
@@ -27,6 +27,11 @@ const char send_opts_usage[] =
 	"                          final pass anyway (default cancel)\n"
 	"  --no-zero-skip          send zero pages as data\n"
 	"  --json                  one JSON object on stdout instead of text\n";
+
+void send_opts_print_usage(FILE *f, const char *own)
+{
+	fprintf(f, "%s%s\n%s", own, send_opts_usage, tls_usage("send"));
+}
 
 void send_opts_init(struct send_opts *s, enum migsend_engine engine)
 {

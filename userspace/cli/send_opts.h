@@ -5,14 +5,14 @@
  * engine, the pre-copy loop's limits, --json and TLS.
  *
  * A subcommand puts SEND_OPTIONS in its getopt_long() table, hands every
- * option it does not know itself to send_opts_take(), prints
- * send_opts_usage after its own lines, and calls send_opts_done() after
- * the options.
+ * option it does not know itself to send_opts_take(), prints its usage with
+ * send_opts_print_usage(), and calls send_opts_done() after the options.
  */
 #ifndef MIGSEND_CLI_SEND_OPTS_H
 #define MIGSEND_CLI_SEND_OPTS_H
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #include "cli.h"
@@ -60,8 +60,8 @@ struct send_opts {
 	const struct migsend_tls_opts *tls_lib;	/* after send_opts_done(): NULL is plaintext */
 };
 
-/* The option lines, for the usage text. */
-extern const char send_opts_usage[];
+/* @own (the subcommand's own lines), then the shared and the TLS option lines. */
+void send_opts_print_usage(FILE *f, const char *own);
 
 /* Defaults, with @engine the subcommand's default engine. */
 void send_opts_init(struct send_opts *s, enum migsend_engine engine);

@@ -54,7 +54,6 @@ bool tls_opts_take(struct tls_opts *t, int opt, const char *arg)
 	}
 }
 
-
 int tls_opts_done(struct tls_opts *t, const char *cmd,
 		  const struct migsend_tls_opts **out)
 {
