@@ -135,17 +135,18 @@ int ms_mem_lookup(struct ms_conn *c, const struct ms_region *r, u64 off,
 		goto present;
 
 	ms_mem_release(c);
-	holes = ms_mem_holes(r, off, max_pages);
-	if (holes) {
-		*hole_pages = holes;
-		return MS_PAGE_HOLE;
-	}
+	/*
+	 * The folio first: most dirty pages are present, and one page-cache
+	 * walk finds them.  Only an absent page costs the search for how
+	 * far its run of holes goes.
+	 */
 	folio = ms_mem_get_folio(r, off);
 	if (IS_ERR(folio))
 		return PTR_ERR(folio);
 	if (!folio) {
-		/* Truncated or evicted since the search: a hole now. */
-		*hole_pages = 1;
+		/* At least this page: one may have come since the lookup. */
+		holes = ms_mem_holes(r, off, max_pages);
+		*hole_pages = holes ? holes : 1;
 		return MS_PAGE_HOLE;
 	}
 	folio_off = (u64)folio->index << r->index_shift;

@@ -1,16 +1,17 @@
 #!/bin/sh
 # Inside the VM: where the time of a full pass goes.  For each engine and
-# connection count, one random-memory pass of BENCH_SIZE MiB runs under
+# connection count, one pass of PROFILE_WORKLOAD memory (random) of BENCH_SIZE MiB runs under
 # 'perf record -a' (cpu-clock: TCG has no PMU), enabled for the timed
 # pass only, and the report gives the top symbols by thread kind: the
 # sender (the module's threads or the engine's), the receiver, and the
 # softirq/TCP work wherever it ran.
 #   BENCH_SIZE  guest MiB (1024)   PROFILE_ENGINES (kernel user-sendfile)
-#   PROFILE_CONNS (2 4)
+#   PROFILE_CONNS (2 4)   PROFILE_WORKLOAD (random; half-zero, scattered...)
 here=$(cd "$(dirname "$0")" && pwd)
 size=${BENCH_SIZE:-1024}
 engines=${PROFILE_ENGINES:-"kernel user-sendfile"}
 conns=${PROFILE_CONNS:-"2 4"}
+workload=${PROFILE_WORKLOAD:-random}
 PERF=$here/perf
 insmod "/lib/modules/$(uname -r)/migsend.ko" || exit 1
 "$here/migsend_bench" --net-only || exit 1
@@ -25,7 +26,7 @@ for e in $engines; do
 			-o perf.data >/dev/null 2>&1 &
 		ppid=$!
 		sleep 2
-		BENCH_PERF_CTL=/tmp/ctl "$here/migsend_bench" --workload random \
+		BENCH_PERF_CTL=/tmp/ctl "$here/migsend_bench" --workload "$workload" \
 			--size "$size" --runs 1 --conns "$c" --engines "$e" &
 		bpid=$!
 		# perf answers each command on the ack fifo: read them.
@@ -33,7 +34,7 @@ for e in $engines; do
 		wait $bpid
 		kill -INT $ppid
 		wait $ppid
-		echo "PROFILE-BEGIN engine=$e conns=$c"
+		echo "PROFILE-BEGIN workload=$workload engine=$e conns=$c"
 		"$PERF" report -i perf.data --stdio --no-children --sort comm,dso,sym \
 			--percent-limit 0.7 -g none 2>/dev/null | grep -v '^#' | grep -v '^$' | head -45
 		echo "PROFILE-END"

@@ -111,7 +111,7 @@ chmod +x "$stage/init"
 echo "$script" >"$stage/payload/.script"
 # Settings for the guest scripts: DEMO_*, BENCH_*, FUZZ_*, SOAK_* and MS_*.
 # Quoted: a value may have spaces (a list of test names).
-env | grep -E '^(DEMO|BENCH|FUZZ|SOAK|MS)_[A-Z_]*=' |
+env | grep -E '^(DEMO|BENCH|FUZZ|SOAK|PROFILE|MS)_[A-Z_]*=' |
 	sed "s/'/'\\\\''/g; s/=/='/; s/\$/'/" >"$stage/payload/.env" || true
 
 (cd "$stage" && find . | cpio -o -H newc --quiet | gzip -1) >"$initrd"
