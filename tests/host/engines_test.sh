@@ -31,25 +31,41 @@ result() {
 	fi
 }
 
+# not_ok NAME WHY: a case that could not run fails.
+not_ok() {
+	n=$((n + 1))
+	echo "not ok $n $1 ($2)"
+	fails=$((fails + 1))
+}
+
+# migrate NAME ACKS ENGINE SIZE ADDR RECV-TIMEOUT SEND-TIMEOUT: one
+# migration of 3 connections to a receiver on ADDR that ACKs as ACKS says
+# (MIGSEND_TEST_ACKS), then its result.  $in_src and $in_dst put the
+# sender and the receiver into network namespaces ("ip netns exec NS").
+in_src= in_dst=
+migrate() {
+	port=$((port + 1))
+	MIGSEND_TEST_ACKS=$2 $in_dst "$MS" recv --no-tls --listen $5:$port --hash --timeout $6 \
+		>$T/recv.out 2>$T/recv.err &
+	rpid=$!
+	for _ in $(seq 50); do
+		$in_dst ss -ltn 2>/dev/null | grep -q "$5:$port " && break
+		sleep 0.1
+	done
+	timeout $7 $in_src "$MS" send --no-tls --to $5:$port --engine $3 --conns 3 \
+		--size $4 --zero-ratio 0.3 --dirty-rate 3000 --hash \
+		>$T/send.out 2>$T/send.err
+	src_rc=$?
+	wait $rpid
+	dst_rc=$?
+	result $1
+}
+
 echo "TAP version 13"
 echo "1..13"
 for mode in barrier end progress every; do
 	for engine in user-copy user-zc user-sendfile; do
-		port=$((port + 1))
-		MIGSEND_TEST_ACKS=$mode "$MS" recv --no-tls --listen 127.0.0.1:$port --hash --timeout 30 \
-			>$T/recv.out 2>$T/recv.err &
-		rpid=$!
-		for _ in $(seq 50); do
-			ss -ltn 2>/dev/null | grep -q "127.0.0.1:$port " && break
-			sleep 0.1
-		done
-		timeout 120 "$MS" send --no-tls --to 127.0.0.1:$port --engine $engine --conns 3 \
-			--size 48M --zero-ratio 0.3 --dirty-rate 3000 --hash \
-			>$T/send.out 2>$T/send.err
-		src_rc=$?
-		wait $rpid
-		dst_rc=$?
-		result acks_${mode}_$engine
+		migrate acks_${mode}_$engine $mode $engine 48M 127.0.0.1 30 120
 	done
 done
 
@@ -77,30 +93,14 @@ zc_netns() {
 			action mirred egress mirror dev zcm0 &&
 		tc -n $S qdisc add dev zcm0 root tbf rate 200mbit burst 64k limit 256m
 }
-n=$((n + 1))
 # make check runs as root on a kernel with all of it: a missing part
 # fails the case, it is not skipped.
 if [ "$(id -u)" -ne 0 ] || ! command -v tc >/dev/null; then
-	echo "not ok $n zc_completion_after_ack (needs root and tc)"
-	fails=$((fails + 1))
+	not_ok zc_completion_after_ack "needs root and tc"
 elif ! zc_netns >$T/netns.err 2>&1; then
-	echo "not ok $n zc_completion_after_ack (no netns, veth, u32, mirred or tbf: $(head -1 $T/netns.err))"
-	fails=$((fails + 1))
+	not_ok zc_completion_after_ack "no netns, veth, u32, mirred or tbf: $(head -1 $T/netns.err)"
 else
-	n=$((n - 1)) port=$((port + 1))
-	MIGSEND_TEST_ACKS=end ip netns exec $D "$MS" recv --no-tls --listen 10.78.9.2:$port \
-		--hash --timeout 10 >$T/recv.out 2>$T/recv.err &
-	rpid=$!
-	for _ in $(seq 50); do
-		ip netns exec $D ss -ltn 2>/dev/null | grep -q "10.78.9.2:$port " && break
-		sleep 0.1
-	done
-	timeout 60 ip netns exec $S "$MS" send --no-tls --to 10.78.9.2:$port --engine user-zc \
-		--conns 3 --size 16M --zero-ratio 0.3 --dirty-rate 3000 --hash \
-		>$T/send.out 2>$T/send.err
-	src_rc=$?
-	wait $rpid
-	dst_rc=$?
-	result zc_completion_after_ack
+	in_src="ip netns exec $S" in_dst="ip netns exec $D"
+	migrate zc_completion_after_ack end user-zc 16M 10.78.9.2 10 60
 fi
 [ $fails -eq 0 ]
