@@ -6,10 +6,10 @@
 # emulator during boot (seen: KASAN wild-memory-access in do_raw_spin_lock
 # 3 ms into boot, which also switches lockdep off).  It voids the run, and
 # scripts/check-debug.sh boots once more: say so at once rather than after
-# an hour of tests (the patterns: scripts/vm-boot-fault.sh).
+# an hour of tests (the reports: boot-reports.ere, which the host's
+# scripts/vm-boot-fault.sh reads too).
 here=$(cd "$(dirname "$0")" && pwd)
-boot_reports='WARNING:|BUG:|BUG |Oops|general protection|refcount_t|DEBUG_LOCKS_WARN_ON|UBSAN:|KASAN|Kernel panic'
-if fault=$(dmesg | grep -m1 -E "$boot_reports"); then
+if fault=$(dmesg | grep -m1 -E -f "$here/boot-reports.ere"); then
 	echo "# boot fault before the suite, not running it: $fault"
 	exit 1
 fi
