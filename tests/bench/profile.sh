@@ -1,10 +1,10 @@
 #!/bin/sh
 # Inside the VM: where the time of a full pass goes.  For each engine and
-# connection count, one pass of PROFILE_WORKLOAD memory (random) of BENCH_SIZE MiB runs under
-# 'perf record -a' (cpu-clock: TCG has no PMU), enabled for the timed
-# pass only, and the report gives the top symbols by thread kind: the
-# sender (the module's threads or the engine's), the receiver, and the
-# softirq/TCP work wherever it ran.
+# connection count, one pass over BENCH_SIZE MiB of PROFILE_WORKLOAD
+# memory runs under 'perf record -a' (cpu-clock: TCG has no PMU),
+# enabled for the timed pass only, and the report gives the top symbols
+# by thread kind: the sender (the module's threads or the engine's), the
+# receiver, and the softirq/TCP work wherever it ran.
 #   BENCH_SIZE  guest MiB (1024)   PROFILE_ENGINES (kernel user-sendfile)
 #   PROFILE_CONNS (2 4)   PROFILE_WORKLOAD (random; half-zero, scattered...)
 here=$(cd "$(dirname "$0")" && pwd)
