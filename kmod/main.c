@@ -44,7 +44,7 @@ static long ms_ioctl_version(void __user *arg)
 		.wire_version = MIGSEND_WIRE_VERSION,
 		.features = MIGSEND_FEAT_SHMEM | MIGSEND_FEAT_HUGETLB |
 			    MIGSEND_FEAT_ZERO_SKIP | MIGSEND_FEAT_ZEROCOPY |
-			    MIGSEND_FEAT_KTLS,
+			    MIGSEND_FEAT_KTLS | MIGSEND_FEAT_SPARSE,
 		.max_regions = MIGSEND_MAX_REGIONS,
 		.max_conns = MIGSEND_MAX_CONNS,
 		.max_data_pages = MIGSEND_MAX_DATA_PAGES,

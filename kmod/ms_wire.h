@@ -18,6 +18,7 @@ struct ms_rec {
 	u32 npages;
 	u64 gpa;
 	u64 pass;
+	u64 zero_mask;		/* SPARSE, once its payload's start is read */
 };
 
 /* Fill every byte of @h: no uninitialised memory may reach the wire. */
@@ -33,6 +34,19 @@ static inline void ms_wire_hdr_encode(struct migsend_wire_hdr *h, u8 type,
 	h->npages = cpu_to_le32(npages);
 	h->gpa = cpu_to_le64(gpa);
 	h->pass = cpu_to_le64(pass);
+}
+
+static inline void ms_wire_sparse_encode(struct migsend_wire_sparse *sp,
+					 u64 zero_mask)
+{
+	sp->zero_mask = cpu_to_le64(zero_mask);
+}
+
+/* Payload bytes of a SPARSE record of @npages pages, @nzero of them zero. */
+static inline u32 ms_wire_sparse_len(u32 npages, u32 nzero)
+{
+	return sizeof(struct migsend_wire_sparse) +
+	       (npages - nzero) * MIGSEND_PAGE_SIZE;
 }
 
 static inline void ms_wire_end_encode(struct migsend_wire_end *e, u64 records,
@@ -66,6 +80,7 @@ static inline int ms_wire_hdr_decode(const struct migsend_wire_hdr *h,
 	r->npages = le32_to_cpu(h->npages);
 	r->gpa = le64_to_cpu(h->gpa);
 	r->pass = le64_to_cpu(h->pass);
+	r->zero_mask = 0;
 
 	switch (r->type) {
 	case MIGSEND_REC_DATA:
@@ -75,6 +90,15 @@ static inline int ms_wire_hdr_decode(const struct migsend_wire_hdr *h,
 		break;
 	case MIGSEND_REC_ZERO:
 		if (!r->npages || r->payload_len)
+			return -EBADMSG;
+		break;
+	case MIGSEND_REC_SPARSE:
+		/* Room for the mask and at most npages pages: the mask tells. */
+		if (!r->npages || r->npages > MIGSEND_MAX_DATA_PAGES ||
+		    r->payload_len < sizeof(struct migsend_wire_sparse) ||
+		    r->payload_len > ms_wire_sparse_len(r->npages, 0) ||
+		    (r->payload_len - sizeof(struct migsend_wire_sparse)) %
+		    MIGSEND_PAGE_SIZE)
 			return -EBADMSG;
 		break;
 	case MIGSEND_REC_END:
@@ -90,6 +114,36 @@ static inline int ms_wire_hdr_decode(const struct migsend_wire_hdr *h,
 	span = (u64)r->npages << MIGSEND_PAGE_SHIFT;
 	if (r->gpa + span < r->gpa)
 		return -EBADMSG;
+	return 0;
+}
+
+/*
+ * Decode and check the start of a SPARSE record's payload against its
+ * header (decoded by ms_wire_hdr_decode()).  Returns 0, or -EBADMSG when
+ * the mask has a bit at or above npages or does not leave exactly as
+ * many data pages as payload_len carries.
+ */
+static inline int ms_wire_sparse_decode(const struct migsend_wire_sparse *sp,
+					struct ms_rec *r)
+{
+	u64 mask = le64_to_cpu(sp->zero_mask);
+
+	if (r->npages < 64 && mask >> r->npages)
+		return -EBADMSG;
+	if (r->payload_len != ms_wire_sparse_len(r->npages,
+						 ms_popcount64(mask)))
+		return -EBADMSG;
+	r->zero_mask = mask;
+	return 0;
+}
+
+/* Pages of a decoded DATA, ZERO or SPARSE record sent with data. */
+static inline u32 ms_rec_data_pages(const struct ms_rec *r)
+{
+	if (r->type == MIGSEND_REC_DATA)
+		return r->npages;
+	if (r->type == MIGSEND_REC_SPARSE)
+		return r->npages - ms_popcount64(r->zero_mask);
 	return 0;
 }
 

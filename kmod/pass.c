@@ -70,6 +70,10 @@ static int ms_pass_check_args(const struct migsend_pass *a)
 
 	if (a->flags & ~MIGSEND_PASS_FLAGS_ALL)
 		return -EINVAL;
+	/* Zero pages go inside SPARSE records only when they are looked for. */
+	if ((a->flags & MIGSEND_PASS_SPARSE) &&
+	    !(a->flags & MIGSEND_PASS_SKIP_ZERO))
+		return -EINVAL;
 	if (a->gpa & (MIGSEND_PAGE_SIZE - 1))
 		return -EINVAL;
 	if (check_shl_overflow(a->npages, MIGSEND_PAGE_SHIFT, &span) ||

@@ -12,6 +12,11 @@
  * as soon as the send call returns.  On a kTLS socket the same calls
  * reach kTLS, which takes the pages into its records by reference too.
  *
+ * In a MIGSEND_PASS_SPARSE pass, a zero page between data pages costs a
+ * bit in a SPARSE record's mask rather than a ZERO record and a fragment
+ * of its own: an skb then carries as many data pages as on a pass with no
+ * zero page at all.
+ *
  * A batch always ends at a record boundary, so a pass that is aborted
  * between two batches leaves the stream parseable.  The socket's send
  * timeout is MS_SNDTIMEO, so a thread blocked on a full socket looks at
@@ -35,6 +40,7 @@
 
 #define MS_HDR_LEN	sizeof(struct migsend_wire_hdr)
 #define MS_END_LEN	(MS_HDR_LEN + sizeof(struct migsend_wire_end))
+#define MS_SPARSE_LEN	sizeof(struct migsend_wire_sparse)
 
 /* ----- sending a batch ------------------------------------------------ */
 
@@ -234,16 +240,51 @@ static void *ms_tx_add_hdr(struct ms_tx *tx, unsigned int len)
 	return p;
 }
 
-static void ms_count_record(struct ms_conn *c, const struct ms_pending *r)
+static bool ms_pass_sparse(const struct ms_conn *c)
+{
+	return c->s->pass.flags & MIGSEND_PASS_SPARSE;
+}
+
+static void ms_count_record(struct ms_conn *c, u32 npages, u32 nzero,
+			    u32 payload_len)
 {
 	c->cur.records++;
 	c->tx.records++;
-	c->cur.bytes += MS_HDR_LEN;
-	if (r->type == MIGSEND_REC_DATA) {
-		c->cur.bytes += (u64)r->npages << MIGSEND_PAGE_SHIFT;
-		c->cur.data_pages += r->npages;
-	} else {
-		c->cur.zero_pages += r->npages;
+	c->cur.bytes += MS_HDR_LEN + payload_len;
+	c->cur.data_pages += npages - nzero;
+	c->cur.zero_pages += nzero;
+}
+
+/*
+ * Write the pending DATA record's header: a SPARSE one when it holds zero
+ * pages, else a DATA one, without the room kept for the mask.  The zero
+ * pages after its last data page stay pending, as a ZERO record.
+ */
+static void ms_rec_close_data(struct ms_conn *c)
+{
+	struct ms_pending *r = &c->pending;
+	u32 nzero = hweight64(r->zero_mask);
+	u32 len = r->npages << MIGSEND_PAGE_SHIFT;
+	u8 type = MIGSEND_REC_DATA;
+
+	if (r->zero_mask) {
+		type = MIGSEND_REC_SPARSE;
+		len = ms_wire_sparse_len(r->npages, nzero);
+		ms_wire_sparse_encode((void *)(r->hdr + 1), r->zero_mask);
+	} else if (ms_pass_sparse(c)) {
+		/* Still in this batch: the whole record is (ms_rec_open_data). */
+		c->tx.vec[r->hdr_vec].bv_len -= MS_SPARSE_LEN;
+		c->tx.bytes -= MS_SPARSE_LEN;
+	}
+	ms_wire_hdr_encode(r->hdr, type, r->gpa, r->npages, len,
+			   c->s->pass.number);
+	ms_count_record(c, r->npages, nzero, len);
+	r->type = 0;
+	if (r->ztail) {
+		r->type = MIGSEND_REC_ZERO;
+		r->gpa += (u64)r->npages << MIGSEND_PAGE_SHIFT;
+		r->npages = r->ztail;
+		r->ztail = 0;
 	}
 }
 
@@ -251,35 +292,34 @@ static void ms_count_record(struct ms_conn *c, const struct ms_pending *r)
 static int ms_rec_close(struct ms_conn *c)
 {
 	struct ms_pending *r = &c->pending;
-	struct migsend_wire_hdr *h = r->hdr;
-	u64 pass = c->s->pass.number;
+	struct migsend_wire_hdr *h;
 	int err;
 
-	if (!r->type)
+	if (r->type == MIGSEND_REC_DATA)
+		ms_rec_close_data(c);
+	if (r->type != MIGSEND_REC_ZERO)
 		return 0;
-	if (r->type == MIGSEND_REC_ZERO) {
-		err = ms_tx_reserve(c, 1);
-		if (err)
-			return err;
-		h = ms_tx_add_hdr(&c->tx, MS_HDR_LEN);
-		if (!h)
-			return -ENOMEM;
-		ms_wire_hdr_encode(h, MIGSEND_REC_ZERO, r->gpa, r->npages, 0,
-				   pass);
-	} else {
-		ms_wire_hdr_encode(h, MIGSEND_REC_DATA, r->gpa, r->npages,
-				   r->npages << MIGSEND_PAGE_SHIFT, pass);
-	}
-	ms_count_record(c, r);
+	err = ms_tx_reserve(c, 1);
+	if (err)
+		return err;
+	h = ms_tx_add_hdr(&c->tx, MS_HDR_LEN);
+	if (!h)
+		return -ENOMEM;
+	ms_wire_hdr_encode(h, MIGSEND_REC_ZERO, r->gpa, r->npages, 0,
+			   c->s->pass.number);
+	ms_count_record(c, r->npages, r->npages, 0);
 	r->type = 0;
 	return 0;
 }
 
+/* Would a page at @gpa go next into the pending record of @type? */
 static bool ms_rec_extends(const struct ms_pending *r, u8 type, u64 gpa,
 			   u64 max)
 {
-	return r->type == type && r->npages < max &&
-	       r->gpa + ((u64)r->npages << MIGSEND_PAGE_SHIFT) == gpa;
+	u64 n = (u64)r->npages + r->ztail;
+
+	return r->type == type && n < max &&
+	       r->gpa + (n << MIGSEND_PAGE_SHIFT) == gpa;
 }
 
 static int ms_rec_add_zero(struct ms_conn *c, u64 gpa, u64 npages)
@@ -287,6 +327,16 @@ static int ms_rec_add_zero(struct ms_conn *c, u64 gpa, u64 npages)
 	struct ms_pending *r = &c->pending;
 	int err;
 
+	/* A few zero pages may yet go inside a SPARSE record... */
+	if (ms_pass_sparse(c) &&
+	    ms_rec_extends(r, MIGSEND_REC_DATA, gpa, MIGSEND_MAX_DATA_PAGES) &&
+	    npages < MIGSEND_MAX_DATA_PAGES - r->npages - r->ztail) {
+		r->ztail += npages;
+		return 0;
+	}
+	/* ... more start a ZERO record, with those it already took. */
+	if (r->type == MIGSEND_REC_DATA)
+		ms_rec_close_data(c);
 	while (npages) {
 		u64 n;
 
@@ -306,25 +356,46 @@ static int ms_rec_add_zero(struct ms_conn *c, u64 gpa, u64 npages)
 	return 0;
 }
 
+static int ms_rec_open_data(struct ms_conn *c, u64 gpa)
+{
+	unsigned int len = MS_HDR_LEN + (ms_pass_sparse(c) ? MS_SPARSE_LEN : 0);
+	struct ms_pending *r = &c->pending;
+	int err;
+
+	err = ms_rec_close(c);
+	if (err)
+		return err;
+	/* The whole record goes into one batch. */
+	err = ms_tx_reserve(c, 1 + MIGSEND_MAX_DATA_PAGES);
+	if (err)
+		return err;
+	r->hdr = ms_tx_add_hdr(&c->tx, len);
+	if (!r->hdr)
+		return -ENOMEM;
+	r->hdr_vec = c->tx.nvec - 1;
+	r->type = MIGSEND_REC_DATA;
+	r->gpa = gpa;
+	r->npages = 0;
+	r->ztail = 0;
+	r->zero_mask = 0;
+	return 0;
+}
+
 static int ms_rec_add_data(struct ms_conn *c, u64 gpa, struct page *page)
 {
 	struct ms_pending *r = &c->pending;
 	int err;
 
 	if (!ms_rec_extends(r, MIGSEND_REC_DATA, gpa, MIGSEND_MAX_DATA_PAGES)) {
-		err = ms_rec_close(c);
+		err = ms_rec_open_data(c, gpa);
 		if (err)
 			return err;
-		/* The whole record goes into one batch. */
-		err = ms_tx_reserve(c, 1 + MIGSEND_MAX_DATA_PAGES);
-		if (err)
-			return err;
-		r->hdr = ms_tx_add_hdr(&c->tx, MS_HDR_LEN);
-		if (!r->hdr)
-			return -ENOMEM;
-		r->type = MIGSEND_REC_DATA;
-		r->gpa = gpa;
-		r->npages = 0;
+	}
+	/* The zero pages since the last data page go inside, as bits. */
+	if (r->ztail) {
+		r->zero_mask |= GENMASK_ULL(r->npages + r->ztail - 1, r->npages);
+		r->npages += r->ztail;
+		r->ztail = 0;
 	}
 	ms_tx_add_page(&c->tx, page, 0, PAGE_SIZE);
 	r->npages++;

@@ -15,7 +15,7 @@ import statistics
 import subprocess
 import sys
 
-ENGINES = ["kernel", "user-copy", "user-zc", "user-sendfile"]
+ENGINES = ["kernel", "kernel-dense", "user-copy", "user-zc", "user-sendfile"]
 WORKLOADS = ["random", "half-zero", "holes", "zero", "scattered",
              "random-no-prealloc",
              "sparse 1 GiB", "sparse 4 GiB", "sparse 16 GiB"]
@@ -113,15 +113,16 @@ def table(runs, ceil, workload):
 def plot(runs, ceil, png):
     data = "/tmp/migsend-bench.dat"
     conns = sorted({k[2] for k in runs})
+    engines = [e for e in ENGINES if any(k[:2] == ("random", e) for k in runs)]
     with open(data, "w") as f:
         for c in conns:
             vals = [mbps(med([r["guest_bps"] for r in runs.get(("random", e, c), [])]))
-                    for e in ENGINES]
+                    for e in engines]
             f.write(f"{c} " + " ".join(f"{v:.1f}" for v in vals) +
                     f" {mbps(med(ceil.get(c, []))):.1f}\n")
     lines = [f"'{data}' using 1:{i + 2} with linespoints title '{e}'"
-             for i, e in enumerate(ENGINES)]
-    lines.append(f"'{data}' using 1:{len(ENGINES) + 2} with linespoints dt 2 title 'N x iperf3 -Z (ceiling)'")
+             for i, e in enumerate(engines)]
+    lines.append(f"'{data}' using 1:{len(engines) + 2} with linespoints dt 2 title 'N x iperf3 -Z (ceiling)'")
     script = (f"set terminal png size 900,540; set output '{png}';"
               "set title 'random 1 GiB guest: throughput against connections';"
               "set xlabel 'connections'; set ylabel 'guest MB/s'; set logscale x 2;"

@@ -273,6 +273,119 @@ TEST_F(conns, mixed_memory)
 			  st.last.zero_pages_scanned);
 }
 
+/*
+ * Guest memory for the SPARSE tests: every other page zero, the
+ * mixed_memory pattern, data and zero runs of 1 to 150 pages (records
+ * that end in zero pages, zero runs longer than a record), and random
+ * data with a few holes.  Returns the number of data pages.
+ */
+static uint64_t fill_sparse_pattern(struct ms_mem *mem, uint64_t npages, unsigned int seed)
+{
+	uint64_t i = 0, q = npages / 4, data = 0, run;
+	bool zero = false;
+
+	srand(seed);
+	for (; i < q; i++) {
+		if (i % 2 == 0) {
+			ms_mem_fill_random(mem, i, 1, seed + i);
+			data++;
+		} else {
+			memset(mem->p + i * PAGE, 0, PAGE);
+		}
+	}
+	for (; i < 2 * q; i++) {
+		if ((i * 7 + i / 13) % 5 < 2) {
+			ms_mem_fill_random(mem, i, 1, seed + i);
+			data++;
+		} else if ((i * 7 + i / 13) % 5 == 2) {
+			memset(mem->p + i * PAGE, 0, PAGE);
+		} else {
+			fallocate(mem->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+				  i * PAGE, PAGE);
+		}
+	}
+	for (; i < 3 * q; i += run, zero = !zero) {
+		run = 1 + rand() % (zero ? 150 : 70);
+		if (run > 3 * q - i)
+			run = 3 * q - i;
+		if (zero) {
+			memset(mem->p + i * PAGE, 0, run * PAGE);
+		} else {
+			ms_mem_fill_random(mem, i, run, seed + i);
+			data += run;
+		}
+	}
+	for (; i < npages; i++) {
+		if (rand() % 50) {
+			ms_mem_fill_random(mem, i, 1, seed + i);
+			data++;
+		} else {
+			fallocate(mem->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+				  i * PAGE, PAGE);
+		}
+	}
+	return data;
+}
+
+static uint64_t sparse_records(const struct mig *m)
+{
+	uint64_t n = 0;
+	int i;
+
+	for (i = 0; i < m->nconns; i++)
+		n += m->rx.conns[i].sparse_records;
+	return n;
+}
+
+TEST_F(conns, sparse_records_carry_zero_pages_among_data)
+{
+	uint32_t flags = MIGSEND_PASS_SKIP_ZERO | MIGSEND_PASS_SPARSE;
+	struct migsend_pass_result res;
+	struct migsend_stats st;
+	uint64_t npages = CONNS_LEN / PAGE, data, dense_records, i;
+	int pass;
+
+	data = fill_sparse_pattern(&self->mem, npages, 9);
+	memset(self->m.dst, 0x5a, CONNS_LEN);
+	/* The same memory without SPARSE first, for its record count. */
+	ASSERT_EQ(0, mig_pass(&self->m, 1, &self->bm, CONNS_GPA,
+			      MIGSEND_PASS_SKIP_ZERO, &res));
+	ASSERT_TRUE(same_memory(&self->m, &self->mem, CONNS_GPA));
+	ASSERT_EQ(0, mig_stats(&self->m, &st, NULL));
+	dense_records = st.last.records;
+	EXPECT_EQ(0, sparse_records(&self->m));
+
+	memset(self->m.dst, 0x5a, CONNS_LEN);
+	ASSERT_EQ(0, mig_pass(&self->m, 2, &self->bm, CONNS_GPA, flags, &res));
+	EXPECT_TRUE(same_memory(&self->m, &self->mem, CONNS_GPA));
+	ASSERT_EQ(0, mig_stats(&self->m, &st, NULL));
+	EXPECT_EQ(npages, st.last.dirty_pages);
+	EXPECT_EQ(data, st.last.data_pages);
+	EXPECT_EQ(npages, st.last.data_pages + st.last.zero_pages_hole +
+			  st.last.zero_pages_scanned);
+	EXPECT_LT(0, sparse_records(&self->m));
+	/* Every other page zero: one record per 64 pages, not one per page. */
+	EXPECT_GT(dense_records / 4, st.last.records);
+	/* Headers and masks cost well under 1 %. */
+	EXPECT_GT(data * PAGE / 100, st.last.wire_bytes - data * PAGE);
+
+	/* Later passes: data that becomes zero, zero that becomes data. */
+	for (pass = 3; pass <= 5; pass++) {
+		ms_bitmap_clear_all(&self->bm);
+		for (i = pass; i < npages; i += 1 + pass % 3) {
+			if ((i / 3) % 2)
+				memset(self->mem.p + i * PAGE, 0, PAGE);
+			else
+				ms_mem_fill_random(&self->mem, i, 1, pass * npages + i);
+			ms_bitmap_set(&self->bm, i, 1);
+		}
+		ASSERT_EQ(0, mig_pass(&self->m, pass, &self->bm, CONNS_GPA, flags, &res));
+		ASSERT_TRUE(same_memory(&self->m, &self->mem, CONNS_GPA));
+	}
+	ASSERT_EQ(0, mig_stats(&self->m, &st, NULL));
+	EXPECT_EQ(0, st.total.errors);
+}
+
 TEST_F(conns, without_zero_skipping_every_page_is_data)
 {
 	struct migsend_pass_result res;
@@ -721,6 +834,8 @@ TEST_F(args, pass_start_wait_stats_reject_bad_input)
 	EXPECT_ERRNO(ENOENT, ms_pass_start(dev, 1, &bm, 0, 0));
 	ASSERT_EQ(0, ms_add_region(dev, self->mem.fd, 0, 0, 4 * MB));
 	EXPECT_ERRNO(EINVAL, ms_pass_start(dev, 1, &bm, 0, 1U << 7));
+	/* Zero pages go inside SPARSE records only when they are looked for. */
+	EXPECT_ERRNO(EINVAL, ms_pass_start(dev, 1, &bm, 0, MIGSEND_PASS_SPARSE));
 	EXPECT_ERRNO(EINVAL, ms_pass_start(dev, 1, &bm, 100, 0));
 	p.npages = 1ULL << 60;
 	p.bitmap = (uintptr_t)bm.words;

@@ -217,7 +217,8 @@ static void one_call(struct rng *r, uint64_t tid, long n)
 			.pass = pick(r, 2) ? (uint64_t)n * MAX_THREADS + tid : rnd(r),
 			.bitmap = (uintptr_t)hostile_ptr(r, bitmap),
 			.gpa = hostile_u64(r), .npages = pick(r, 2) ? pick(r, 4096) : hostile_u64(r),
-			.flags = pick(r, 4) ? MIGSEND_PASS_SKIP_ZERO : rnd(r),
+			.flags = pick(r, 4) ? MIGSEND_PASS_SKIP_ZERO |
+					      (pick(r, 2) ? MIGSEND_PASS_SPARSE : 0) : rnd(r),
 			.timeout_ms = pick(r, 2) ? 200 : 0,
 		};
 		break;

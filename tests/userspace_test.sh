@@ -19,7 +19,7 @@ checkc() { if eval "$2"; then ok "$1"; else not_ok "$1"; fi; }
 now_ms() { read -r up _ </proc/uptime; echo $((${up%.*} * 1000 + 10 * 1${up#*.} - 1000)); }
 
 echo "TAP version 13"
-echo "1..28"
+echo "1..29"
 ms_netns_setup || { echo "Bail out! cannot set up the network namespaces"; exit 1; }
 
 # 1-3: a migration with a dirtying guest converges; hashes match; no
@@ -131,4 +131,20 @@ for mode in barrier end progress every; do
 		check "acks_${mode}_$engine" [ $src_rc -eq 0 ] && [ $dst_rc -eq 0 ] && [ -n "$src" ] && [ "$src" = "$dst" ]
 	done
 done
+# 29: a receiver from before SPARSE records (a WELCOME without features,
+# MIGSEND_TEST_NO_SPARSE) gets DATA and ZERO records only, and the same memory.
+port=$((port + 1))
+rm -f $T/*
+MIGSEND_TEST_NO_SPARSE=1 $IP netns exec msdst "$MS" recv --no-tls --listen $MS_DST_ADDR:$port \
+	--hash --timeout 60 >$T/recv.out 2>$T/recv.err &
+rpid=$!
+ms_wait_listening $port $rpid
+ms_src "$MS" send --no-tls --to $MS_DST_ADDR:$port --conns 2 --size 32M \
+	--zero-ratio 0.5 --dirty-rate 3000 --hash >$T/send.out 2>$T/send.err
+src_rc=$?
+wait $rpid
+dst_rc=$?
+src=$(sed -n 's/^source memory hash: //p' $T/send.out)
+dst=$(sed -n 's/^destination memory hash: //p' $T/recv.out)
+check receiver_without_sparse_records [ $src_rc -eq 0 ] && [ $dst_rc -eq 0 ] && [ -n "$src" ] && [ "$src" = "$dst" ]
 [ $fails -eq 0 ]

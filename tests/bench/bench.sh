@@ -61,9 +61,14 @@ if [ "$mode" = scale ] || [ "$mode" = full ]; then
 			--conns "$(echo $conns | tr ' ' ',')" --engines $engines || rc=1
 	done
 fi
+# Half-zero memory also with the kernel engine's records before SPARSE
+# (kernel-dense): what the SPARSE record is worth, side by side.
 for w in $workloads; do
+	engines=$BENCH_ENGINES
+	[ -z "$engines" ] && [ "$w" = half-zero ] &&
+		engines=kernel,kernel-dense,user-copy,user-zc,user-sendfile
 	"$here/migsend_bench" --workload "$w" --size "$size" --runs "$runs" \
-		--conns "$(echo $conns | tr ' ' ',')" ${BENCH_ENGINES:+--engines $BENCH_ENGINES} || rc=1
+		--conns "$(echo $conns | tr ' ' ',')" ${engines:+--engines $engines} || rc=1
 done
 if [ "$mode" = full ] || [ "${BENCH_NO_PREALLOC:-0}" = 1 ]; then
 	"$here/migsend_bench" --workload random --size "$size" --runs "$runs" \

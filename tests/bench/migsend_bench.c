@@ -11,6 +11,10 @@
  * unless --no-prealloc (then its lines say workload=W-no-prealloc): the
  * receiver's CPU with and without it.
  *
+ * Engines: those of migsend_engine_parse(), and kernel-dense: the kernel
+ * engine with a receiver that takes no SPARSE records (DATA and ZERO
+ * only, as before them).
+ *
  * Workloads: random, half-zero (every other page zero, touched), holes
  * (never touched), zero (touched, all zero), scattered (a full pass first,
  * then 10 % of the pages changed at random positions: the second pass is
@@ -214,7 +218,11 @@ static const struct migsend_tls_opts *bench_tls(void)
 	return t.creds_dir && *t.creds_dir ? &t : NULL;
 }
 
-static pid_t start_receiver(bool prealloc)
+/*
+ * @dense: the receiver announces no SPARSE records (MIGSEND_TEST_NO_SPARSE,
+ * as a receiver before them did): the kernel-dense engine.
+ */
+static pid_t start_receiver(bool prealloc, bool dense)
 {
 	int ns, fd, ready[2];
 	char c;
@@ -233,6 +241,8 @@ static pid_t start_receiver(bool prealloc)
 	ns = open("/run/netns/" MS_PEER_NETNS, O_RDONLY);
 	if (ns < 0 || setns(ns, CLONE_NEWNET))
 		_exit(2);
+	if (dense)
+		setenv("MIGSEND_TEST_NO_SPARSE", "1", 1);
 	{
 		/* The destination's memory is allocated at the handshake: the
 		 * timed pass measures sending and receiving, not the
@@ -272,6 +282,7 @@ struct run {
 	struct ms_bitmap *bm;
 	uint64_t kmem_growth;		/* bytes, over the timed pass */
 	bool no_prealloc;		/* --no-prealloc: the receiver's memory faults in */
+	bool dense;			/* kernel-dense: no SPARSE records */
 };
 
 /*
@@ -341,7 +352,7 @@ static int run_once(struct run *r)
 		prepare(r->mem, r->workload);	/* holes again: a run may have filled them */
 	ms_bitmap_set(r->bm, 0, r->bm->npages);
 	/* sparse never preallocates: 16 GiB must fit a 4 GiB VM. */
-	pid = start_receiver(!r->no_prealloc && strcmp(r->workload, "sparse"));
+	pid = start_receiver(!r->no_prealloc && strcmp(r->workload, "sparse"), r->dense);
 	if (pid < 0)
 		return -1;
 	err = migsend_session_open_engine(&s, r->engine);
@@ -374,7 +385,7 @@ static int run_once(struct run *r)
 	/* Without preallocation: a table of its own. */
 	printf("BENCH workload=%s%s engine=%s conns=%d run=%d guest_bytes=%llu wire_bytes=%llu secs=%.4f sender_cpu_s=%.3f receiver_cpu_s=%.3f shmem_growth=%llu kernel_mem_growth=%llu tls=%d\n",
 	       r->workload, r->no_prealloc ? "-no-prealloc" : "",
-	       migsend_engine_name(r->engine), r->conns, r->index,
+	       r->dense ? "kernel-dense" : migsend_engine_name(r->engine), r->conns, r->index,
 	       (unsigned long long)guest, (unsigned long long)wire, secs, cpu,
 	       tv_s(&ru.ru_utime) + tv_s(&ru.ru_stime), (unsigned long long)grown,
 	       (unsigned long long)r->kmem_growth, bench_tls() != NULL);
@@ -430,7 +441,8 @@ int main(int argc, char **argv)
 			struct run r = { .workload = workload, .conns = atoi(c),
 					 .mem = &mem, .bm = &bm, .no_prealloc = no_prealloc };
 
-			if (migsend_engine_parse(e, &r.engine))
+			r.dense = !strcmp(e, "kernel-dense");
+			if (migsend_engine_parse(r.dense ? "kernel" : e, &r.engine))
 				return 2;
 			for (r.index = 0; r.index < runs; r.index++)
 				failed |= run_once(&r) != 0;

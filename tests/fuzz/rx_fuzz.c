@@ -141,7 +141,8 @@ static void check_invariants(const struct ms_rxs *s, const struct ms_rxs_conn *c
 /*
  * Ops: [conn:2 kind:2 arg:4] then kind's bytes.  0: a DATA/ZERO record
  * of pass base+arg%4 at gpa arg; 1: END of the connection's pass (lying
- * when arg says so); 2: COMPLETE(base + 8 bytes); 3: a raw 32-byte header.
+ * when arg says so); 2: COMPLETE(base + 8 bytes); 3: a raw 32-byte header
+ * (a SPARSE one followed by its 8-byte mask).
  */
 static void fuzz_passes(const uint8_t *d, size_t n)
 {
@@ -162,6 +163,7 @@ static void fuzz_passes(const uint8_t *d, size_t n)
 	while (take(&p, &op, 1)) {
 		struct migsend_wire_hdr h;
 		struct migsend_wire_end e;
+		struct migsend_wire_sparse sp;
 		struct ms_rec rec;
 
 		i = (op & 3) % nconns;
@@ -183,6 +185,14 @@ static void fuzz_passes(const uint8_t *d, size_t n)
 				return;
 			if (ms_wire_hdr_decode(&h, &rec))
 				return;
+			if (rec.type == MIGSEND_REC_SPARSE &&
+			    (!take(&p, &sp, sizeof(sp)) || ms_wire_sparse_decode(&sp, &rec)))
+				return;
+			/* A record that passed carries exactly its data pages. */
+			CHECK(ms_rec_data_pages(&rec) <= rec.npages);
+			CHECK(rec.type == MIGSEND_REC_END || rec.payload_len ==
+			      (rec.type == MIGSEND_REC_SPARSE ? sizeof(sp) : 0) +
+			      (uint64_t)ms_rec_data_pages(&rec) * MIGSEND_PAGE_SIZE);
 		} else {
 			pass = 1 + (c[i].open ? c[i].pass : s.done ? s.done_pass + 1 : 0) +
 			       (arg & 3) - 1;

@@ -26,6 +26,7 @@ TEST(ctl_header_layout_and_roundtrip)
 	EXPECT_EQ(56, sizeof(struct migsend_ctl_hello));
 	EXPECT_EQ(40, sizeof(struct migsend_ctl_join));
 	EXPECT_EQ(24, sizeof(struct migsend_ctl_ack));
+	EXPECT_EQ(8, sizeof(struct migsend_ctl_welcome));
 	ms_ctl_hdr_encode(&h, MIGSEND_CTL_ACK, 24);
 	EXPECT_EQ(0, memcmp(&h, want, sizeof(want)));
 	ASSERT_EQ(0, ms_ctl_hdr_decode(&h, &type, &len));
@@ -118,6 +119,24 @@ TEST(hello_decode_rejects_wrong_versions_and_counts)
 	EXPECT_EQ(-EPROTO, ms_hello_decode(buf, len, &out));
 	ms_hello_encode(buf, sizeof(buf), token, MIGSEND_MAX_CONNS + 1, &r, 1);
 	EXPECT_EQ(-EPROTO, ms_hello_decode(buf, len, &out));
+}
+
+TEST(welcome_features_empty_full_and_extended)
+{
+	uint8_t buf[16] = { 0 };
+	uint64_t f = 99;
+
+	/* An older receiver's WELCOME: no payload, no feature. */
+	EXPECT_EQ(0, ms_welcome_decode(buf, 0, &f));
+	EXPECT_EQ(0, f);
+	buf[0] = MIGSEND_CTL_F_SPARSE;
+	buf[7] = 0x80;			/* a feature of a later version */
+	EXPECT_EQ(0, ms_welcome_decode(buf, 8, &f));
+	EXPECT_EQ(MIGSEND_CTL_F_SPARSE | 1ULL << 63, f);
+	/* A later version's longer WELCOME: its start is read. */
+	EXPECT_EQ(0, ms_welcome_decode(buf, 16, &f));
+	EXPECT_EQ(MIGSEND_CTL_F_SPARSE | 1ULL << 63, f);
+	EXPECT_EQ(-EPROTO, ms_welcome_decode(buf, 7, &f));
 }
 
 TEST(abort_text_is_bounded_and_printable)

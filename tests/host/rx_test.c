@@ -176,6 +176,30 @@ static void send_record(int fd, uint8_t type, uint64_t gpa, uint32_t npages, uin
 	}
 }
 
+/*
+ * A SPARSE record of @npages pages at @gpa: the header as given (a hostile
+ * peer's may lie), the mask, and a page for each page the mask leaves.
+ */
+static void send_sparse(int fd, uint64_t gpa, uint32_t npages, uint32_t payload_len,
+			uint64_t mask, uint64_t pass)
+{
+	static uint8_t page[PAGE];
+	struct migsend_wire_sparse sp;
+	struct migsend_wire_hdr h;
+	uint32_t i;
+
+	ms_wire_hdr_encode(&h, MIGSEND_REC_SPARSE, gpa, npages, payload_len, pass);
+	ms_wire_sparse_encode(&sp, mask);
+	ms_write_full(fd, &h, sizeof(h));
+	ms_write_full(fd, &sp, sizeof(sp));
+	for (i = 0; i < npages && i < 64; i++) {
+		if (mask >> i & 1)
+			continue;
+		memset(page, (int)(gpa / PAGE + i), sizeof(page));
+		ms_write_full(fd, page, PAGE);
+	}
+}
+
 static void send_end(int fd, uint64_t pass, uint64_t records, uint64_t bytes,
 		     uint64_t data, uint64_t zero)
 {
@@ -207,6 +231,17 @@ static int read_ctl(int ctl, char *reason, size_t size)
 	if (!reason)
 		return ms_ctl_abort_decode(buf, len, text, sizeof(text));
 	return ms_ctl_abort_decode(buf, len, reason, size);
+}
+
+/* 0 when the @len bytes at @p are zero, else 1 + the first non-zero one's offset. */
+static size_t zero_run(const uint8_t *p, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (p[i])
+			return i + 1;
+	return 0;
 }
 
 static void complete(int ctl, uint64_t last)
@@ -546,6 +581,40 @@ TEST(an_end_whose_byte_count_lies_names_the_bytes)
 	close(ctl);
 }
 
+/* A SPARSE record that lies about its pages is refused, its pages untouched. */
+TEST(a_sparse_record_whose_mask_lies_is_refused)
+{
+	static const struct {
+		uint32_t npages, payload_len;
+		uint64_t mask;
+		const char *why;
+	} lies[] = {
+		{ 3, 8 + 2 * PAGE, 0x8 | 0x1, "zero mask 0x9" },	/* a bit past npages */
+		{ 3, 8 + 2 * PAGE, 0x3, "8200 payload bytes" },	/* one data page short */
+		{ 3, 8 + 4 * PAGE, 0, "malformed record header" },	/* more pages than it covers */
+		{ 3, 4, 0x7, "malformed record header" },		/* no room for the mask */
+	};
+	unsigned int i;
+
+	for (i = 0; i < sizeof(lies) / sizeof(lies[0]); i++) {
+		struct rx_run r = { 0 };
+		char reason[300];
+		int ctl, data;
+
+		ASSERT_EQ(0, rx_start(&r, 5000));
+		ctl = hello(&r, 1);
+		data = join(&r, 0);
+		ASSERT_LE(0, data);
+		send_sparse(data, GPA, lies[i].npages, lies[i].payload_len, lies[i].mask, 1);
+		EXPECT_EQ(EBADMSG, read_ctl(ctl, reason, sizeof(reason)));
+		EXPECT_NE(NULL, strstr(reason, lies[i].why)) TH_LOG("%u: %s", i, reason);
+		rx_join(&r);
+		EXPECT_EQ(-EBADMSG, r.err);
+		close(data);
+		close(ctl);
+	}
+}
+
 /* ----- 10.6: memory at the receiver's word, not the peer's ----------------- */
 
 TEST(a_layout_larger_than_max_memory_is_refused_before_allocating)
@@ -709,6 +778,59 @@ TEST(receive_into_fills_the_callers_file_and_clears_what_was_there)
 	b = (GPA + MEM / 2 - PAGE) / PAGE & 0xff;
 	EXPECT_EQ(b, map[MEM / 2]);
 	munmap(map, MEM + 2 * PAGE);
+	close(ctl);
+	close(data);
+	close(mfd);
+}
+
+/* WELCOME says SPARSE; a SPARSE record across two regions clears and fills. */
+TEST(sparse_records_across_regions_clear_and_fill)
+{
+	struct migsend_layout_region l[2] = { { GPA, MEM / 2 }, { GPA + MEM / 2, MEM / 2 } };
+	struct migsend_dest_region d[2];
+	uint8_t buf[MS_GREETING_MAX];
+	struct rx_run r = { 0 };
+	uint64_t features = 0;
+	int ctl, data, mfd, hl;
+	uint16_t type;
+	uint32_t len;
+	uint8_t *map;
+
+	mfd = memfd_create("dest", MFD_CLOEXEC);
+	ASSERT_EQ(0, ftruncate(mfd, MEM));
+	map = mmap(NULL, MEM, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
+	ASSERT_NE(MAP_FAILED, map);
+	memset(map, 0xee, MEM);
+	d[0] = (struct migsend_dest_region){ mfd, 0, GPA, MEM / 2 };
+	d[1] = (struct migsend_dest_region){ mfd, MEM / 2, GPA + MEM / 2, MEM / 2 };
+	r.into = d;
+	r.ninto = 2;
+	ASSERT_EQ(0, rx_start(&r, 5000));
+	ctl = peer_connect(&r);
+	hl = ms_hello_encode(buf, sizeof(buf), token, 1, l, 2);
+	ASSERT_EQ(0, ms_ctl_send(ctl, MIGSEND_CTL_HELLO, buf, hl));
+	ASSERT_EQ(0, ms_ctl_recv(ctl, &type, buf, sizeof(buf), &len));
+	ASSERT_EQ(MIGSEND_CTL_WELCOME, type);
+	ASSERT_EQ(0, ms_welcome_decode(buf, len, &features));
+	EXPECT_EQ(MIGSEND_CTL_F_SPARSE, features);
+	data = join(&r, 0);
+	ASSERT_LE(0, data);
+	/* Pages -2 and 0 around the regions' border zero, -1 and 1 data. */
+	send_sparse(data, GPA + MEM / 2 - 2 * PAGE, 4, 8 + 2 * PAGE, 0x5, 1);
+	send_end(data, 1, 1, 32 + 8 + 2 * PAGE, 2, 2);
+	complete(ctl, 1);
+	EXPECT_EQ(-MIGSEND_CTL_DONE, read_ctl(ctl, NULL, 0));
+	ASSERT_EQ(0, ms_ctl_send(ctl, MIGSEND_CTL_DONE, NULL, 0));
+	rx_join(&r);
+	ASSERT_EQ(0, r.err) TH_LOG("%s", r.errmsg);
+	EXPECT_EQ(0xee, map[MEM / 2 - 2 * PAGE - 1]);
+	EXPECT_EQ(0, zero_run(map + MEM / 2 - 2 * PAGE, PAGE));
+	EXPECT_EQ(((GPA + MEM / 2) / PAGE - 1) & 0xff, map[MEM / 2 - PAGE]);
+	EXPECT_EQ(((GPA + MEM / 2) / PAGE - 1) & 0xff, map[MEM / 2 - 1]);
+	EXPECT_EQ(0, zero_run(map + MEM / 2, PAGE));
+	EXPECT_EQ(((GPA + MEM / 2) / PAGE + 1) & 0xff, map[MEM / 2 + PAGE]);
+	EXPECT_EQ(0xee, map[MEM / 2 + 2 * PAGE]);
+	munmap(map, MEM);
 	close(ctl);
 	close(data);
 	close(mfd);

@@ -16,6 +16,7 @@ TEST(uapi_layout_has_no_implicit_padding)
 {
 	EXPECT_EQ(32, sizeof(struct migsend_wire_hdr));
 	EXPECT_EQ(32, sizeof(struct migsend_wire_end));
+	EXPECT_EQ(8, sizeof(struct migsend_wire_sparse));
 	EXPECT_EQ(24, offsetof(struct migsend_wire_hdr, pass));
 	EXPECT_EQ(32, sizeof(struct migsend_version));
 	EXPECT_EQ(32, sizeof(struct migsend_region));
@@ -103,6 +104,55 @@ TEST(decode_rejects_malformed_headers)
 	EXPECT_EQ(-EBADMSG, ms_wire_hdr_decode(&h, &r));
 }
 
+/* A SPARSE record's header and mask, decoded. */
+static int sparse_decode(u32 npages, u32 payload_len, u64 mask, struct ms_rec *r)
+{
+	struct migsend_wire_sparse sp;
+	struct migsend_wire_hdr h;
+	int err;
+
+	ms_wire_hdr_encode(&h, MIGSEND_REC_SPARSE, 0x10000, npages, payload_len, 1);
+	err = ms_wire_hdr_decode(&h, r);
+	if (err)
+		return err;
+	ms_wire_sparse_encode(&sp, mask);
+	return ms_wire_sparse_decode(&sp, r);
+}
+
+TEST(sparse_records_carry_exactly_their_data_pages)
+{
+	struct ms_rec r;
+
+	ASSERT_EQ(0, sparse_decode(3, 8 + 2 * 4096, 0x2, &r));
+	EXPECT_EQ(MIGSEND_REC_SPARSE, r.type);
+	EXPECT_EQ(0x2, r.zero_mask);
+	EXPECT_EQ(2, ms_rec_data_pages(&r));
+	/* Every page zero, a mask with no bit, 64 pages: all well-formed. */
+	EXPECT_EQ(0, sparse_decode(5, 8, 0x1f, &r));
+	EXPECT_EQ(0, ms_rec_data_pages(&r));
+	EXPECT_EQ(0, sparse_decode(2, 8 + 2 * 4096, 0, &r));
+	EXPECT_EQ(0, sparse_decode(64, 8, ~0ULL, &r));
+	EXPECT_EQ(0, sparse_decode(64, 8 + 4096, ~0ULL << 1, &r));
+	EXPECT_EQ(1, ms_rec_data_pages(&r));
+	/* The header alone: no room for the mask, more data than pages,
+	 * half a page, no page, too many pages.
+	 */
+	EXPECT_EQ(-EBADMSG, sparse_decode(3, 0, 0x7, &r));
+	EXPECT_EQ(-EBADMSG, sparse_decode(3, 4, 0x7, &r));
+	EXPECT_EQ(-EBADMSG, sparse_decode(3, 8 + 4 * 4096, 0, &r));
+	EXPECT_EQ(-EBADMSG, sparse_decode(3, 8 + 2048, 0x3, &r));
+	EXPECT_EQ(-EBADMSG, sparse_decode(0, 8, 0, &r));
+	EXPECT_EQ(-EBADMSG, sparse_decode(65, 8, 0, &r));
+	/* The mask: a bit past npages, more or fewer zero pages than the
+	 * payload leaves room for.
+	 */
+	EXPECT_EQ(-EBADMSG, sparse_decode(3, 8 + 2 * 4096, 0x8, &r));
+	EXPECT_EQ(-EBADMSG, sparse_decode(3, 8 + 4096, 0x8 | 0x1, &r));
+	EXPECT_EQ(-EBADMSG, sparse_decode(3, 8 + 2 * 4096, 0x3, &r));
+	EXPECT_EQ(-EBADMSG, sparse_decode(3, 8 + 2 * 4096, 0, &r));
+	EXPECT_EQ(-EBADMSG, sparse_decode(63, 8, ~0ULL, &r));
+}
+
 /* The worked example of docs/PROTOCOL.md, byte for byte. */
 TEST(protocol_doc_example)
 {
@@ -141,6 +191,27 @@ TEST(protocol_doc_example)
 	ms_wire_hdr_encode(&e.h, MIGSEND_REC_END, 0, 0, sizeof(e.e), 3);
 	ms_wire_end_encode(&e.e, 2, 32 + 4096 + 32, 1, 3);
 	EXPECT_EQ(0, memcmp(&e, end, 64));
+}
+
+/* The SPARSE example of docs/PROTOCOL.md: pages 5 and 7 data, 6 zero. */
+TEST(protocol_doc_sparse_example)
+{
+	static const unsigned char sparse[40] = {
+		0x4e, 0x52, 0x53, 0x4d, 0x01, 0x04, 0x00, 0x00,
+		0x08, 0x20, 0x00, 0x00, 0x03, 0x00, 0x00, 0x00,
+		0x00, 0x50, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+		0x03, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+		0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+	};
+	struct {
+		struct migsend_wire_hdr h;
+		struct migsend_wire_sparse sp;
+	} b;
+
+	ms_wire_hdr_encode(&b.h, MIGSEND_REC_SPARSE, 0x5000, 3,
+			   ms_wire_sparse_len(3, 1), 3);
+	ms_wire_sparse_encode(&b.sp, 0x2);
+	EXPECT_EQ(0, memcmp(&b, sparse, 40));
 }
 
 TEST(zero_scan_finds_any_nonzero_byte)

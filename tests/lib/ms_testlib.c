@@ -374,6 +374,41 @@ static void ms_zero_range(uint8_t *p, uint64_t len)
 			memset(p + off, 0, MIGSEND_PAGE_SIZE);
 }
 
+/* Pages [page, page + n) of the record's range: read from the stream, or zero. */
+static int ms_rx_apply_run(struct ms_rx_conn *c, uint64_t gpa, uint64_t n, bool data)
+{
+	uint8_t *p = c->rx->mem + (gpa - c->rx->gpa_base);
+
+	if (data)
+		return ms_read_full(c->fd, p, n * MIGSEND_PAGE_SIZE);
+	ms_zero_range(p, n * MIGSEND_PAGE_SIZE);
+	return 0;
+}
+
+/* A DATA, ZERO or SPARSE record inside guest memory: its payload applied. */
+static int ms_rx_apply(struct ms_rx_conn *c, struct ms_rec *r)
+{
+	struct migsend_wire_sparse sp;
+	uint64_t i, run;
+	int err;
+	bool zero;
+
+	if (r->type != MIGSEND_REC_SPARSE)
+		return ms_rx_apply_run(c, r->gpa, r->npages, r->type == MIGSEND_REC_DATA);
+	err = ms_read_full(c->fd, &sp, sizeof(sp));
+	if (err)
+		return err;
+	if (ms_wire_sparse_decode(&sp, r))
+		return -EBADMSG;
+	for (i = 0; !err && i < r->npages; i += run) {
+		zero = r->zero_mask >> i & 1;
+		for (run = 1; i + run < r->npages && (r->zero_mask >> (i + run) & 1) == zero; run++)
+			;
+		err = ms_rx_apply_run(c, r->gpa + i * MIGSEND_PAGE_SIZE, run, !zero);
+	}
+	return err;
+}
+
 static void *ms_rx_thread(void *arg)
 {
 	struct ms_rx_conn *c = arg;
@@ -407,21 +442,18 @@ static void *ms_rx_thread(void *arg)
 			ms_rx_fail(rx, -EBADMSG, "record of a completed pass", &r);
 			return NULL;
 		}
-		if (r.type == MIGSEND_REC_DATA)
-			err = ms_read_full(c->fd, rx->mem + (r.gpa - rx->gpa_base), len);
-		else
-			ms_zero_range(rx->mem + (r.gpa - rx->gpa_base), len);
+		err = ms_rx_apply(c, &r);
 		if (err) {
-			ms_rx_fail(rx, err, "connection lost inside a record", &r);
+			ms_rx_fail(rx, err, err == -EBADMSG ? "SPARSE mask does not match its record" :
+				   "connection lost inside a record", &r);
 			return NULL;
 		}
 		c->records++;
 		c->bytes += sizeof(h) + r.payload_len;
 		c->total_bytes += sizeof(h) + r.payload_len;
-		if (r.type == MIGSEND_REC_DATA)
-			c->data_pages += r.npages;
-		else
-			c->zero_pages += r.npages;
+		c->data_pages += ms_rec_data_pages(&r);
+		c->zero_pages += r.npages - ms_rec_data_pages(&r);
+		c->sparse_records += r.type == MIGSEND_REC_SPARSE;
 	}
 }
 

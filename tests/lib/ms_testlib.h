@@ -69,6 +69,7 @@ struct ms_rx_conn {
 	uint64_t end_pass;	/* last END seen, +1 (0: none) */
 	uint64_t records, bytes, data_pages, zero_pages;	/* since END */
 	uint64_t total_bytes;
+	uint64_t sparse_records;	/* all passes */
 };
 
 struct ms_rx {

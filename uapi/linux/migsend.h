@@ -43,6 +43,7 @@
 #define MIGSEND_FEAT_ZERO_SKIP	_BITULL(2)	/* zero pages as ZERO records */
 #define MIGSEND_FEAT_ZEROCOPY	_BITULL(3)	/* page data sent without copy */
 #define MIGSEND_FEAT_KTLS	_BITULL(4)	/* MIGSEND_SOCK_KTLS is known */
+#define MIGSEND_FEAT_SPARSE	_BITULL(5)	/* MIGSEND_PASS_SPARSE is known */
 
 /*
  * MIGSEND_IOC_VERSION - describe the running module.
@@ -140,7 +141,13 @@ struct migsend_sock {
 /* migsend_pass.flags */
 /* Scan dirty pages and send zero pages (and holes) as ZERO records. */
 #define MIGSEND_PASS_SKIP_ZERO	_BITUL(0)
-#define MIGSEND_PASS_FLAGS_ALL	(MIGSEND_PASS_SKIP_ZERO)
+/*
+ * With MIGSEND_PASS_SKIP_ZERO: zero pages among data pages go inside
+ * SPARSE records, one bit each, rather than as ZERO records of their own.
+ * Set it only when the receiver announced MIGSEND_CTL_F_SPARSE.
+ */
+#define MIGSEND_PASS_SPARSE	_BITUL(1)
+#define MIGSEND_PASS_FLAGS_ALL	(MIGSEND_PASS_SKIP_ZERO | MIGSEND_PASS_SPARSE)
 
 /*
  * MIGSEND_IOC_PASS_START - start sending one pass.
@@ -172,8 +179,9 @@ struct migsend_sock {
  * pass is running).  Pass numbers must increase from pass to pass.
  *
  * Errors:
- *   EINVAL     flags unknown; reserved not zero; gpa not 4 KiB aligned;
- *              pass not greater than the previous pass number
+ *   EINVAL     flags unknown; MIGSEND_PASS_SPARSE without
+ *              MIGSEND_PASS_SKIP_ZERO; gpa not 4 KiB aligned; pass not
+ *              greater than the previous pass number
  *   EOVERFLOW  gpa + npages * 4096 overflows 64 bits
  *   E2BIG      npages is above MIGSEND_MAX_PASS_PAGES
  *   EFAULT     the bitmap range is not a valid user address range, or
@@ -331,6 +339,12 @@ enum migsend_rec_type {
 	 * struct migsend_wire_end.  gpa and npages are 0.
 	 */
 	MIGSEND_REC_END = 3,
+	/* npages pages at gpa, some of them zero; payload: struct
+	 * migsend_wire_sparse, then 4096 bytes for each page whose bit is
+	 * clear, in page order.  Sent only to a receiver that announced
+	 * MIGSEND_CTL_F_SPARSE.
+	 */
+	MIGSEND_REC_SPARSE = 4,
 };
 
 /*
@@ -346,17 +360,26 @@ struct migsend_wire_hdr {
 	__u8 type;		/* enum migsend_rec_type */
 	__le16 flags;		/* MIGSEND_REC_F_* */
 	__le32 payload_len;	/* bytes that follow this header */
-	__le32 npages;		/* pages covered (DATA, ZERO), else 0 */
-	__le64 gpa;		/* guest-physical address (DATA, ZERO), else 0 */
+	__le32 npages;		/* pages covered (DATA, ZERO, SPARSE), else 0 */
+	__le64 gpa;		/* guest-physical address of the first, else 0 */
 	__le64 pass;		/* pass number the record belongs to */
+};
+
+/* Start of the payload of MIGSEND_REC_SPARSE. */
+struct migsend_wire_sparse {
+	/*
+	 * Bit i set: page i (at gpa + i * 4096) is zero and has no data in
+	 * the payload.  Bits at and above npages are clear.
+	 */
+	__le64 zero_mask;
 };
 
 /* Payload of MIGSEND_REC_END: this connection's share of the pass. */
 struct migsend_wire_end {
-	__le64 records;		/* DATA and ZERO records before this END */
+	__le64 records;		/* DATA, ZERO, SPARSE records before this END */
 	__le64 bytes;		/* their bytes, headers included */
-	__le64 data_pages;	/* pages in DATA records */
-	__le64 zero_pages;	/* pages in ZERO records */
+	__le64 data_pages;	/* pages sent with data (DATA, SPARSE) */
+	__le64 zero_pages;	/* pages sent as zero (ZERO, SPARSE's bits) */
 };
 
 /* ---------------------------------------------------------------------
@@ -377,7 +400,7 @@ enum migsend_ctl_type {
 	MIGSEND_CTL_STATE = 2,		/* the VMM's opaque device state */
 	MIGSEND_CTL_COMPLETE = 3,	/* migsend_ctl_complete */
 	/* control connection, receiver -> sender */
-	MIGSEND_CTL_WELCOME = 4,	/* handshake accepted; no payload */
+	MIGSEND_CTL_WELCOME = 4,	/* handshake accepted; migsend_ctl_welcome */
 	MIGSEND_CTL_DONE = 5,		/* last pass applied, state taken */
 	/* control connection, either way */
 	MIGSEND_CTL_ABORT = 6,		/* migsend_ctl_abort + reason */
@@ -411,6 +434,18 @@ struct migsend_ctl_hello {
 	__le32 nregions;	/* migsend_ctl_region entries that follow */
 	__u8 token[MIGSEND_TOKEN_LEN];	/* random, per migration */
 	__le64 total_bytes;	/* sum of the regions' lengths */
+};
+
+/*
+ * What the receiver can take, in WELCOME.  A WELCOME with no payload (an
+ * older receiver) means no feature; a sender ignores bytes past this
+ * structure and feature bits it does not know.
+ */
+#define MIGSEND_CTL_F_SPARSE	_BITULL(0)	/* MIGSEND_REC_SPARSE records */
+#define MIGSEND_CTL_F_ALL	MIGSEND_CTL_F_SPARSE
+
+struct migsend_ctl_welcome {
+	__le64 features;	/* MIGSEND_CTL_F_* */
 };
 
 struct migsend_ctl_join {

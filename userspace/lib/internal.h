@@ -48,6 +48,7 @@ int ms_ctl_send(int fd, uint16_t type, const void *payload, uint32_t len);
 int ms_ctl_recv(int fd, uint16_t *type, void *buf, uint32_t max, uint32_t *len);
 int ms_ctl_send_abort(int fd, int error, const char *reason);
 /* Decode an ABORT payload into a positive errno and a text. */
+int ms_welcome_decode(const void *buf, uint32_t len, uint64_t *features);
 int ms_ctl_abort_decode(const void *buf, uint32_t len, char *reason, size_t size);
 /* The layout in a HELLO: check it is sorted, aligned, non-overlapping. */
 int ms_layout_check(const struct migsend_layout_region *r, unsigned int n,

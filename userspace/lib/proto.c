@@ -114,6 +114,23 @@ int ms_ctl_send_abort(int fd, int error, const char *reason)
 	return ms_ctl_send(fd, MIGSEND_CTL_ABORT, buf, sizeof(*a) + n);
 }
 
+/*
+ * WELCOME's payload: the receiver's MIGSEND_CTL_F_*.  Empty (an older
+ * receiver): none.  Bytes past struct migsend_ctl_welcome are a later
+ * version's; -EPROTO for a payload too short to hold it.
+ */
+int ms_welcome_decode(const void *buf, uint32_t len, uint64_t *features)
+{
+	struct migsend_ctl_welcome w = { 0 };
+
+	if (len && len < sizeof(w))
+		return -EPROTO;
+	if (len)
+		memcpy(&w, buf, sizeof(w));
+	*features = le64toh(w.features);
+	return 0;
+}
+
 int ms_ctl_abort_decode(const void *buf, uint32_t len, char *reason, size_t size)
 {
 	const struct migsend_ctl_abort *a = buf;

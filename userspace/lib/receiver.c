@@ -517,10 +517,13 @@ static void ms_rx_zero(struct ms_rx_region *r, uint64_t page, uint64_t n)
 
 /* ----- data connections ------------------------------------------------- */
 
-/* Apply one DATA or ZERO record, piece by piece over the regions it spans. */
-static int ms_rx_apply(struct ms_rx_conn *c, const struct ms_rec *rec)
+/*
+ * Pages [gpa, gpa + npages * 4096): from the stream (@data) or zero,
+ * piece by piece over the regions they span.
+ */
+static int ms_rx_apply_run(struct ms_rx_conn *c, uint64_t gpa, uint64_t npages, bool data)
 {
-	uint64_t gpa = rec->gpa, left = (uint64_t)rec->npages * MS_PAGE;
+	uint64_t left = npages * MS_PAGE;
 	int err;
 
 	while (left) {
@@ -529,7 +532,7 @@ static int ms_rx_apply(struct ms_rx_conn *c, const struct ms_rec *rec)
 
 		if (n > left)
 			n = left;
-		if (rec->type == MIGSEND_REC_DATA) {
+		if (data) {
 			/*
 			 * First write here: allocate the pages in one call
 			 * rather than one fault per page inside recv()
@@ -546,6 +549,26 @@ static int ms_rx_apply(struct ms_rx_conn *c, const struct ms_rec *rec)
 		}
 		gpa += n;
 		left -= n;
+	}
+	return 0;
+}
+
+/* Apply one DATA, ZERO or SPARSE record (its mask read), run by run. */
+static int ms_rx_apply(struct ms_rx_conn *c, const struct ms_rec *rec)
+{
+	uint64_t i, run;
+	bool zero;
+	int err;
+
+	if (rec->type != MIGSEND_REC_SPARSE)
+		return ms_rx_apply_run(c, rec->gpa, rec->npages, rec->type == MIGSEND_REC_DATA);
+	for (i = 0; i < rec->npages; i += run) {
+		zero = rec->zero_mask >> i & 1;
+		for (run = 1; i + run < rec->npages && (rec->zero_mask >> (i + run) & 1) == zero; run++)
+			;
+		err = ms_rx_apply_run(c, rec->gpa + i * MS_PAGE, run, !zero);
+		if (err)
+			return err;
 	}
 	return 0;
 }
@@ -670,12 +693,37 @@ static int ms_rx_end(struct ms_rx_conn *c, const struct ms_rec *rec)
 	return ms_rx_send_ack(c);
 }
 
-static int ms_rx_data(struct ms_rx_conn *c, const struct ms_rec *rec)
+/* A SPARSE record's mask, checked against its header. */
+static int ms_rx_sparse_mask(struct ms_rx_conn *c, struct ms_rec *rec)
+{
+	struct migsend_wire_sparse sp;
+	int err = ms_rxbuf_read(&c->in, &sp, sizeof(sp));
+
+	if (err) {
+		ms_rx_conn_lost(c, err, true);
+		return err;
+	}
+	if (ms_wire_sparse_decode(&sp, rec)) {
+		ms_rx_fail(c->rx, EBADMSG,
+			   "data connection %u: SPARSE record of %u pages whose zero mask %#llx does not match its %u payload bytes",
+			   c->index, rec->npages, (unsigned long long)le64toh(sp.zero_mask),
+			   rec->payload_len);
+		return -EBADMSG;
+	}
+	return 0;
+}
+
+static int ms_rx_data(struct ms_rx_conn *c, struct ms_rec *rec)
 {
 	struct ms_rx *rx = c->rx;
 	uint64_t len = (uint64_t)rec->npages * MS_PAGE;
 	int err;
 
+	if (rec->type == MIGSEND_REC_SPARSE) {
+		err = ms_rx_sparse_mask(c, rec);
+		if (err)
+			return err;
+	}
 	if (!ms_rx_covered(rx, rec->gpa, len)) {
 		ms_rx_fail(rx, ERANGE,
 			   "data connection %u: record for guest addresses %#llx-%#llx outside guest memory",
@@ -694,10 +742,8 @@ static int ms_rx_data(struct ms_rx_conn *c, const struct ms_rec *rec)
 	c->total_records++;
 	c->total_bytes += len;
 	c->rec_bytes += len;
-	if (rec->type == MIGSEND_REC_DATA)
-		c->rec_data_pages += rec->npages;
-	else
-		c->rec_zero_pages += rec->npages;
+	c->rec_data_pages += ms_rec_data_pages(rec);
+	c->rec_zero_pages += rec->npages - ms_rec_data_pages(rec);
 	if (rec->flags & MIGSEND_REC_F_ACK || rx->acks == MS_ACK_EVERY_RECORD ||
 	    (rx->acks == MS_ACK_PROGRESS && c->total_bytes - c->acked_bytes >= MS_ACK_EVERY))
 		return ms_rx_send_ack(c);
@@ -1459,6 +1505,10 @@ static struct ms_rx *ms_rx_alloc(const struct migsend_receiver_opts *o,
 /* Handshake, passes, handover. */
 static int ms_rx_run(struct ms_rx *rx)
 {
+	/* Test-only (docs/PROTOCOL.md): say what a receiver before SPARSE said. */
+	const struct migsend_ctl_welcome welcome = {
+		.features = htole64(getenv("MIGSEND_TEST_NO_SPARSE") ? 0 : MIGSEND_CTL_F_SPARSE),
+	};
 	const struct migsend_receiver_opts *o = rx->o;
 	int err;
 
@@ -1481,7 +1531,7 @@ static int ms_rx_run(struct ms_rx *rx)
 		return err;
 	}
 	ms_rxs_init(&rx->st, rx->hello.nconns);
-	if (ms_ctl_send(rx->ctl, MIGSEND_CTL_WELCOME, NULL, 0))
+	if (ms_ctl_send(rx->ctl, MIGSEND_CTL_WELCOME, &welcome, sizeof(welcome)))
 		return ms_fail(ECONNABORTED, "the source went away during the handshake");
 	err = ms_rx_greet(rx, true);
 	if (!err) {

@@ -222,10 +222,8 @@ void ms_rxs_count(struct ms_rxs_conn *c, const struct ms_rec *rec)
 {
 	c->records++;
 	c->bytes += sizeof(struct migsend_wire_hdr) + rec->payload_len;
-	if (rec->type == MIGSEND_REC_DATA)
-		c->data_pages += rec->npages;
-	else
-		c->zero_pages += rec->npages;
+	c->data_pages += ms_rec_data_pages(rec);
+	c->zero_pages += rec->npages - ms_rec_data_pages(rec);
 }
 
 int ms_rxs_end_counts(const struct ms_rxs_conn *c, unsigned int index, uint64_t pass,

@@ -41,6 +41,7 @@ struct migsend_sender {
 	int data[MIGSEND_MAX_CONNS];
 	unsigned int pass_timeout_ms;
 	uint8_t token[MIGSEND_TOKEN_LEN];
+	bool sparse;			/* the receiver and the engine take SPARSE */
 
 	pthread_t reader;
 	bool reader_started;
@@ -240,8 +241,12 @@ static void *ms_sender_reader(void *arg)
 	return NULL;
 }
 
-/* Receive the reply to a greeting: @want, or an ABORT with a reason. */
-static int ms_expect(int fd, uint16_t want, const char *what)
+/*
+ * Receive the reply to a greeting: @want, or an ABORT with a reason.  A
+ * WELCOME (@features not NULL) may say what the receiver takes; any other
+ * reply has no payload.
+ */
+static int ms_expect(int fd, uint16_t want, const char *what, uint64_t *features)
 {
 	uint8_t buf[sizeof(struct migsend_ctl_abort) + MIGSEND_REASON_MAX];
 	char reason[MIGSEND_REASON_MAX + 1];
@@ -259,6 +264,11 @@ static int ms_expect(int fd, uint16_t want, const char *what)
 		return ms_fail(err == -EPROTO ? EPROTO : -err,
 			       "%s: the destination is not a migsend receiver or closed the connection",
 			       what);
+	if (type == want && features) {
+		if (ms_welcome_decode(buf, len, features))
+			return ms_fail(EPROTO, "%s: a WELCOME of %u bytes", what, len);
+		return 0;
+	}
 	if (type == want && !len)
 		return 0;
 	if (type == MIGSEND_CTL_ABORT) {
@@ -269,12 +279,22 @@ static int ms_expect(int fd, uint16_t want, const char *what)
 	return ms_fail(EPROTO, "%s: unexpected message %u", what, type);
 }
 
+/* Can the session's engine send SPARSE records?  The module can, from the version that knows them. */
+static bool ms_engine_sparse(struct migsend_session *s)
+{
+	struct migsend_version v;
+
+	return s->engine == MIGSEND_ENGINE_KERNEL && !migsend_get_version(s, &v) &&
+	       v.features & MIGSEND_FEAT_SPARSE;
+}
+
 static int ms_sender_hello(struct migsend_sender *snd)
 {
 	struct migsend_session *s = snd->s;
 	size_t size = sizeof(struct migsend_ctl_hello) +
 		      s->nregions * sizeof(struct migsend_ctl_region);
 	void *buf = malloc(size);
+	uint64_t features;
 	int len, err;
 
 	if (!buf)
@@ -286,7 +306,11 @@ static int ms_sender_hello(struct migsend_sender *snd)
 	free(buf);
 	if (err < 0 && err != -EINVAL)
 		return ms_fail(-err, "sending the handshake");
-	return err < 0 ? err : ms_expect(snd->ctl, MIGSEND_CTL_WELCOME, "handshake");
+	if (err < 0)
+		return err;
+	err = ms_expect(snd->ctl, MIGSEND_CTL_WELCOME, "handshake", &features);
+	snd->sparse = !err && features & MIGSEND_CTL_F_SPARSE && ms_engine_sparse(s);
+	return err;
 }
 
 static int ms_sender_join(struct migsend_sender *snd, const struct migsend_sender_opts *o,
@@ -314,7 +338,7 @@ static int ms_sender_join(struct migsend_sender *snd, const struct migsend_sende
 	if (err)
 		return ms_fail(-err, "joining data connection %u", i);
 	snprintf(what, sizeof(what), "data connection %u", i);
-	err = ms_expect(fd, MIGSEND_CTL_JOINED, what);
+	err = ms_expect(fd, MIGSEND_CTL_JOINED, what, NULL);
 	if (err)
 		return err;
 	/* Reads of ACKs block in the reader thread only: no limit there. */
@@ -482,13 +506,21 @@ static int ms_pass_failed(struct migsend_sender *snd, uint64_t pass,
 	}
 }
 
+/* Zero pages among data pages go in SPARSE records wherever both ends can. */
+static uint32_t ms_pass_flags(const struct migsend_sender *snd, uint32_t flags)
+{
+	if (snd->sparse && flags & MIGSEND_PASS_SKIP_ZERO)
+		flags |= MIGSEND_PASS_SPARSE;
+	return flags;
+}
+
 int migsend_sender_pass(struct migsend_sender *snd, uint64_t pass,
 			const uint64_t *bitmap, uint64_t gpa, uint64_t npages,
 			uint32_t flags, struct migsend_pass_info *info)
 {
 	struct migsend_pass p = {
 		.pass = pass, .bitmap = (uintptr_t)bitmap, .gpa = gpa,
-		.npages = npages, .flags = flags,
+		.npages = npages, .flags = ms_pass_flags(snd, flags),
 		.timeout_ms = snd->pass_timeout_ms,
 	};
 	struct migsend_pass_result res;
