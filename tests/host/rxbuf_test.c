@@ -3,8 +3,9 @@
  * The receiver's buffered record reader (userspace/rxbuf.c) over a real
  * socketpair: a writer thread sends a known byte stream in chunks of
  * random size; the reader asks for it in pieces shaped like records
- * (32-byte headers, payloads of one page or many, tiny END payloads) and
- * must get every byte in order, whatever the chunking.
+ * (32-byte headers, payloads of one page or many, tiny END payloads, a
+ * SPARSE record's pages scattered over memory) and must get every byte in
+ * order, whatever the chunking.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -64,6 +65,15 @@ static size_t record_piece(unsigned int *seed)
 	}
 }
 
+static void swap_pages(uint8_t *a, uint8_t *b)
+{
+	uint8_t t[4096];
+
+	memcpy(t, a, sizeof(t));
+	memcpy(a, b, sizeof(t));
+	memcpy(b, t, sizeof(t));
+}
+
 static void read_stream(struct __test_metadata *_metadata, size_t max_chunk)
 {
 	static uint8_t got[64 * 4096];
@@ -83,7 +93,19 @@ static void read_stream(struct __test_metadata *_metadata, size_t max_chunk)
 
 		if (n > STREAM_LEN - off)
 			n = STREAM_LEN - off;
-		ASSERT_EQ(0, ms_rxbuf_read(&b, got, n));
+		if (n % 4096 || rand_r(&seed) % 2) {
+			ASSERT_EQ(0, ms_rxbuf_read(&b, got, n));
+		} else {
+			/* A SPARSE record's pages: scattered, here in reverse. */
+			struct iovec iov[MS_RXBUF_MAX_IOV];
+			unsigned int k = n / 4096, j;
+
+			for (j = 0; j < k; j++)
+				iov[j] = (struct iovec){ got + (k - 1 - j) * 4096, 4096 };
+			ASSERT_EQ(0, ms_rxbuf_readv(&b, iov, k));
+			for (j = 0; j < k / 2; j++)
+				swap_pages(got + j * 4096, got + (k - 1 - j) * 4096);
+		}
 		for (i = 0; i < n; i++)
 			if (got[i] != stream_byte(off + i))
 				break;

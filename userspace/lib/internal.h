@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #include "libmigsend.h"
 
@@ -71,6 +72,11 @@ bool ms_token_equal(const uint8_t *a, const uint8_t *b);
 #define MS_RXBUF_SIZE		(64 * 1024)
 #define MS_RXBUF_DIRECT_MIN	1024
 #define MS_RXBUF_BIG		(32 * 1024)
+/* After a big payload: the next record's header and a SPARSE mask. */
+#define MS_RXBUF_NEXT_START	(sizeof(struct migsend_wire_hdr) + \
+				 sizeof(struct migsend_wire_sparse))
+/* Iovecs of one read: a SPARSE record's data pages, one each at most. */
+#define MS_RXBUF_MAX_IOV	MIGSEND_MAX_DATA_PAGES
 
 struct ms_rxbuf {
 	int fd;
@@ -81,6 +87,8 @@ struct ms_rxbuf {
 int ms_rxbuf_init(struct ms_rxbuf *b, int fd);
 void ms_rxbuf_free(struct ms_rxbuf *b);
 int ms_rxbuf_read(struct ms_rxbuf *b, void *dst, size_t len);
+/* Into @n (at most MS_RXBUF_MAX_IOV) places in turn, as one read. */
+int ms_rxbuf_readv(struct ms_rxbuf *b, const struct iovec *dst, unsigned int n);
 /* One receive into the empty buffer: 0, -EAGAIN (receive timeout) or an error. */
 int ms_rxbuf_fill(struct ms_rxbuf *b);
 

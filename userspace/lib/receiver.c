@@ -518,6 +518,18 @@ static void ms_rx_zero(struct ms_rx_region *r, uint64_t page, uint64_t n)
 /* ----- data connections ------------------------------------------------- */
 
 /*
+ * Data is about to be written to [off, off + len) of @r.  The first time:
+ * allocate the pages in one call rather than one fault per page inside
+ * recv() (preallocated memory has them already).
+ */
+static void ms_rx_populate(struct ms_rx_conn *c, struct ms_rx_region *r, uint64_t off,
+			   uint64_t len)
+{
+	if (!c->rx->o->prealloc && !ms_is_written(r, off / MS_PAGE))
+		madvise(r->map + off, len, MADV_POPULATE_WRITE);
+}
+
+/*
  * Pages [gpa, gpa + npages * 4096): from the stream (@data) or zero,
  * piece by piece over the regions they span.
  */
@@ -533,13 +545,7 @@ static int ms_rx_apply_run(struct ms_rx_conn *c, uint64_t gpa, uint64_t npages, 
 		if (n > left)
 			n = left;
 		if (data) {
-			/*
-			 * First write here: allocate the pages in one call
-			 * rather than one fault per page inside recv()
-			 * (preallocated memory has them already).
-			 */
-			if (!c->rx->o->prealloc && !ms_is_written(r, off / MS_PAGE))
-				madvise(r->map + off, n, MADV_POPULATE_WRITE);
+			ms_rx_populate(c, r, off, n);
 			err = ms_rxbuf_read(&c->in, r->map + off, n);
 			if (err)
 				return err;
@@ -553,24 +559,71 @@ static int ms_rx_apply_run(struct ms_rx_conn *c, uint64_t gpa, uint64_t npages, 
 	return 0;
 }
 
-/* Apply one DATA, ZERO or SPARSE record (its mask read), run by run. */
-static int ms_rx_apply(struct ms_rx_conn *c, const struct ms_rec *rec)
+/* Where a SPARSE record's data pages go: a piece per run of them in a region. */
+struct ms_rx_scatter {
+	struct iovec iov[MS_RXBUF_MAX_IOV];
+	struct ms_rx_region *region[MS_RXBUF_MAX_IOV];
+	unsigned int n;
+};
+
+/* Pages [gpa, gpa + npages * 4096) take data: their places, region by region. */
+static void ms_rx_scatter_add(struct ms_rx_conn *c, struct ms_rx_scatter *s, uint64_t gpa,
+			      uint64_t npages)
 {
-	uint64_t i, run;
+	uint64_t left = npages * MS_PAGE;
+
+	while (left) {
+		struct ms_rx_region *r = ms_rx_region_of(c->rx, gpa);
+		uint64_t off = gpa - r->gpa, n = r->len - off;
+
+		if (n > left)
+			n = left;
+		ms_rx_populate(c, r, off, n);
+		s->iov[s->n] = (struct iovec){ .iov_base = r->map + off, .iov_len = n };
+		s->region[s->n++] = r;
+		gpa += n;
+		left -= n;
+	}
+}
+
+/*
+ * A SPARSE record (its mask read): the zero runs cleared, then every data
+ * page read into its place with one read, not one per run.  Each piece is
+ * at least a page, so a record has at most MS_RXBUF_MAX_IOV of them.
+ */
+static int ms_rx_apply_sparse(struct ms_rx_conn *c, const struct ms_rec *rec)
+{
+	struct ms_rx_scatter s = { .n = 0 };
+	uint64_t i, run, gpa;
+	unsigned int k;
 	bool zero;
 	int err;
 
-	if (rec->type != MIGSEND_REC_SPARSE)
-		return ms_rx_apply_run(c, rec->gpa, rec->npages, rec->type == MIGSEND_REC_DATA);
 	for (i = 0; i < rec->npages; i += run) {
 		zero = rec->zero_mask >> i & 1;
 		for (run = 1; i + run < rec->npages && (rec->zero_mask >> (i + run) & 1) == zero; run++)
 			;
-		err = ms_rx_apply_run(c, rec->gpa + i * MS_PAGE, run, !zero);
-		if (err)
-			return err;
+		gpa = rec->gpa + i * MS_PAGE;
+		if (zero)
+			ms_rx_apply_run(c, gpa, run, false);
+		else
+			ms_rx_scatter_add(c, &s, gpa, run);
 	}
+	err = ms_rxbuf_readv(&c->in, s.iov, s.n);
+	if (err)
+		return err;
+	for (k = 0; k < s.n; k++)
+		ms_mark_written(s.region[k], ((uint8_t *)s.iov[k].iov_base - s.region[k]->map) / MS_PAGE,
+				s.iov[k].iov_len / MS_PAGE, true);
 	return 0;
+}
+
+/* Apply one DATA, ZERO or SPARSE record. */
+static int ms_rx_apply(struct ms_rx_conn *c, const struct ms_rec *rec)
+{
+	if (rec->type == MIGSEND_REC_SPARSE)
+		return ms_rx_apply_sparse(c, rec);
+	return ms_rx_apply_run(c, rec->gpa, rec->npages, rec->type == MIGSEND_REC_DATA);
 }
 
 static void ms_rx_conn_lost(struct ms_rx_conn *c, int err, bool inside);

@@ -40,29 +40,32 @@ void ms_rxbuf_free(struct ms_rxbuf *b)
 }
 
 /*
- * One recvmsg() into @dst (may be empty) and at most @room bytes of the
- * buffer's free tail.
+ * One recvmsg() into the @n iovecs of @dst (@len bytes; may be none) and
+ * at most @room bytes of the buffer's free tail, which takes what comes
+ * after them.
  */
-static ssize_t ms_rxbuf_recv(struct ms_rxbuf *b, void *dst, size_t len, size_t room)
+static ssize_t ms_rxbuf_recv(struct ms_rxbuf *b, const struct iovec *dst, unsigned int n,
+			     size_t len, size_t room)
 {
-	struct iovec iov[2] = {
-		{ .iov_base = dst, .iov_len = len },
-		{ .iov_base = b->buf + b->tail, .iov_len = MS_RXBUF_SIZE - b->tail },
-	};
-	struct msghdr msg = { .msg_iov = iov, .msg_iovlen = 2 };
-	ssize_t n;
+	struct iovec iov[MS_RXBUF_MAX_IOV + 1];
+	struct msghdr msg = { .msg_iov = iov, .msg_iovlen = n + 1 };
+	ssize_t got;
 
-	if (iov[1].iov_len > room)
-		iov[1].iov_len = room;
+	if (n)
+		memcpy(iov, dst, n * sizeof(*iov));
+	iov[n].iov_base = b->buf + b->tail;
+	iov[n].iov_len = MS_RXBUF_SIZE - b->tail;
+	if (iov[n].iov_len > room)
+		iov[n].iov_len = room;
 	/* On a kTLS socket: what is not application data is handled there. */
-	n = ms_tls_recvmsg(b->fd, &msg, 0);
-	if (n == 0)
+	got = ms_tls_recvmsg(b->fd, &msg, 0);
+	if (got == 0)
 		return -ECONNRESET;
-	if (n < 0)
-		return n;
-	if ((size_t)n > len)
-		b->tail += n - len;
-	return n;
+	if (got < 0)
+		return got;
+	if ((size_t)got > len)
+		b->tail += got - len;
+	return got;
 }
 
 /* Take up to @len buffered bytes; how many were taken. */
@@ -79,41 +82,70 @@ static size_t ms_rxbuf_take(struct ms_rxbuf *b, uint8_t *dst, size_t len)
 	return have;
 }
 
+/* Step over the first @done bytes of the iovecs @*v. */
+static void ms_iov_advance(struct iovec **v, unsigned int *n, size_t done)
+{
+	while (*n && done >= (*v)->iov_len) {
+		done -= (*v)->iov_len;
+		(*v)++;
+		(*n)--;
+	}
+	if (*n) {
+		(*v)->iov_base = (uint8_t *)(*v)->iov_base + done;
+		(*v)->iov_len -= done;
+	}
+}
+
+int ms_rxbuf_readv(struct ms_rxbuf *b, const struct iovec *dst, unsigned int n)
+{
+	struct iovec iov[MS_RXBUF_MAX_IOV], *v = iov;
+	size_t len = 0, room;
+	unsigned int i;
+	ssize_t got;
+
+	if (n > MS_RXBUF_MAX_IOV)
+		return -EINVAL;
+	memcpy(iov, dst, n * sizeof(*iov));
+	for (i = 0; i < n; i++)
+		len += iov[i].iov_len;
+	while (len) {
+		if (ms_rxbuf_buffered(b)) {
+			got = ms_rxbuf_take(b, v->iov_base, v->iov_len);
+		} else if (len < MS_RXBUF_DIRECT_MIN) {
+			/* Headers and other small reads fill the buffer: many records a call. */
+			got = ms_rxbuf_recv(b, NULL, 0, 0, MS_RXBUF_SIZE);
+			if (got < 0)
+				return got;
+			continue;
+		} else {
+			/*
+			 * A payload lands in place, with what follows it into
+			 * the buffer: after a big one only the next record's
+			 * start, so that its payload lands in place too.
+			 */
+			room = len >= MS_RXBUF_BIG ? MS_RXBUF_NEXT_START : MS_RXBUF_SIZE;
+			got = ms_rxbuf_recv(b, v, n, len, room);
+			if (got < 0)
+				return got;
+			if ((size_t)got > len)
+				got = len;
+		}
+		len -= got;
+		ms_iov_advance(&v, &n, got);
+	}
+	return 0;
+}
+
 int ms_rxbuf_read(struct ms_rxbuf *b, void *dst, size_t len)
 {
-	uint8_t *p = dst;
-	ssize_t n;
+	const struct iovec iov = { .iov_base = dst, .iov_len = len };
 
-	for (;;) {
-		n = ms_rxbuf_take(b, p, len);
-		p += n;
-		len -= n;
-		if (!len)
-			return 0;
-		/*
-		 * The buffer is empty.  Headers and other small reads fill it
-		 * (many records in one call); a payload goes straight to @dst,
-		 * with what follows it into the buffer.
-		 */
-		if (len < MS_RXBUF_DIRECT_MIN)
-			n = ms_rxbuf_recv(b, p, 0, MS_RXBUF_SIZE);
-		else
-			n = ms_rxbuf_recv(b, p, len, len >= MS_RXBUF_BIG ?
-					  sizeof(struct migsend_wire_hdr) : MS_RXBUF_SIZE);
-		if (n < 0)
-			return n;
-		if (len >= MS_RXBUF_DIRECT_MIN) {
-			if ((size_t)n >= len)
-				return 0;
-			p += n;
-			len -= n;
-		}
-	}
+	return ms_rxbuf_readv(b, &iov, 1);
 }
 
 int ms_rxbuf_fill(struct ms_rxbuf *b)
 {
-	ssize_t n = ms_rxbuf_recv(b, NULL, 0, MS_RXBUF_SIZE);
+	ssize_t n = ms_rxbuf_recv(b, NULL, 0, 0, MS_RXBUF_SIZE);
 
 	return n < 0 ? (int)n : 0;
 }
