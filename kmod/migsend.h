@@ -96,15 +96,13 @@ struct ms_pass {
 /* A run of pages about to become one record. */
 /*
  * The record being built.  In a MIGSEND_PASS_SPARSE pass a DATA record
- * takes zero pages as bits of zero_mask (it goes out as SPARSE then); the
- * zero pages after its last data page wait in ztail, since a long run of
- * them is better sent as a ZERO record of its own.
+ * takes the zero pages after a data page, up to its 64 pages, as bits of
+ * zero_mask (it goes out as SPARSE then).
  */
 struct ms_pending {
 	u8 type;		/* MIGSEND_REC_DATA/ZERO, 0 when empty */
 	u64 gpa;
-	u32 npages;		/* DATA: up to its last data page */
-	u32 ztail;		/* DATA: zero pages after that one */
+	u32 npages;
 	u64 zero_mask;		/* DATA: bit i set: page i is zero */
 	struct migsend_wire_hdr *hdr;	/* DATA: written when it closes */
 	unsigned int hdr_vec;	/* DATA: the fragment that ends with hdr */

@@ -257,8 +257,7 @@ static void ms_count_record(struct ms_conn *c, u32 npages, u32 nzero,
 
 /*
  * Write the pending DATA record's header: a SPARSE one when it holds zero
- * pages, else a DATA one, without the room kept for the mask.  The zero
- * pages after its last data page stay pending, as a ZERO record.
+ * pages, else a DATA one, without the room kept for the mask.
  */
 static void ms_rec_close_data(struct ms_conn *c)
 {
@@ -280,12 +279,6 @@ static void ms_rec_close_data(struct ms_conn *c)
 			   c->s->pass.number);
 	ms_count_record(c, r->npages, nzero, len);
 	r->type = 0;
-	if (r->ztail) {
-		r->type = MIGSEND_REC_ZERO;
-		r->gpa += (u64)r->npages << MIGSEND_PAGE_SHIFT;
-		r->npages = r->ztail;
-		r->ztail = 0;
-	}
 }
 
 /* Close the pending record: its header gets its final page count. */
@@ -316,10 +309,8 @@ static int ms_rec_close(struct ms_conn *c)
 static bool ms_rec_extends(const struct ms_pending *r, u8 type, u64 gpa,
 			   u64 max)
 {
-	u64 n = (u64)r->npages + r->ztail;
-
-	return r->type == type && n < max &&
-	       r->gpa + (n << MIGSEND_PAGE_SHIFT) == gpa;
+	return r->type == type && r->npages < max &&
+	       r->gpa + ((u64)r->npages << MIGSEND_PAGE_SHIFT) == gpa;
 }
 
 static int ms_rec_add_zero(struct ms_conn *c, u64 gpa, u64 npages)
@@ -327,16 +318,20 @@ static int ms_rec_add_zero(struct ms_conn *c, u64 gpa, u64 npages)
 	struct ms_pending *r = &c->pending;
 	int err;
 
-	/* A few zero pages may yet go inside a SPARSE record... */
-	if (ms_pass_sparse(c) &&
-	    ms_rec_extends(r, MIGSEND_REC_DATA, gpa, MIGSEND_MAX_DATA_PAGES) &&
-	    npages < MIGSEND_MAX_DATA_PAGES - r->npages - r->ztail) {
-		r->ztail += npages;
-		return 0;
+	/*
+	 * In a sparse pass the DATA record takes zero pages up to its 64
+	 * pages, as mask bits: they cost nothing there, and a record that
+	 * ends where the next begins leaves no ZERO header between them.
+	 */
+	if (ms_pass_sparse(c) && npages &&
+	    ms_rec_extends(r, MIGSEND_REC_DATA, gpa, MIGSEND_MAX_DATA_PAGES)) {
+		u32 n = min_t(u64, npages, MIGSEND_MAX_DATA_PAGES - r->npages);
+
+		r->zero_mask |= GENMASK_ULL(r->npages + n - 1, r->npages);
+		r->npages += n;
+		gpa += (u64)n << MIGSEND_PAGE_SHIFT;
+		npages -= n;
 	}
-	/* ... more start a ZERO record, with those it already took. */
-	if (r->type == MIGSEND_REC_DATA)
-		ms_rec_close_data(c);
 	while (npages) {
 		u64 n;
 
@@ -376,7 +371,6 @@ static int ms_rec_open_data(struct ms_conn *c, u64 gpa)
 	r->type = MIGSEND_REC_DATA;
 	r->gpa = gpa;
 	r->npages = 0;
-	r->ztail = 0;
 	r->zero_mask = 0;
 	return 0;
 }
@@ -390,12 +384,6 @@ static int ms_rec_add_data(struct ms_conn *c, u64 gpa, struct page *page)
 		err = ms_rec_open_data(c, gpa);
 		if (err)
 			return err;
-	}
-	/* The zero pages since the last data page go inside, as bits. */
-	if (r->ztail) {
-		r->zero_mask |= GENMASK_ULL(r->npages + r->ztail - 1, r->npages);
-		r->npages += r->ztail;
-		r->ztail = 0;
 	}
 	ms_tx_add_page(&c->tx, page, 0, PAGE_SIZE);
 	r->npages++;
