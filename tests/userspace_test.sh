@@ -107,44 +107,41 @@ for c in send recv stats monitor version; do
 done
 "$MS" --help >/dev/null || rc=1
 check help_for_every_command [ $rc -eq 0 ]
+# One migration of the simulated guest, the receiver run with the
+# environment assignment $2; passes when both sides succeed with the same
+# memory hash.  migrate_same_memory NAME VAR=VALUE SEND-OPTION...
+port=7100
+migrate_same_memory() {
+	name=$1 assign=$2
+	shift 2
+	port=$((port + 1))
+	rm -f $T/*
+	( export "$assign"; exec $IP netns exec msdst "$MS" recv --no-tls \
+		--listen $MS_DST_ADDR:$port --hash --timeout 60 >$T/recv.out 2>$T/recv.err ) &
+	rpid=$!
+	ms_wait_listening $port $rpid
+	ms_src "$MS" send --no-tls --to $MS_DST_ADDR:$port --size 32M --dirty-rate 3000 --hash \
+		"$@" >$T/send.out 2>$T/send.err
+	src_rc=$?
+	wait $rpid
+	dst_rc=$?
+	src=$(sed -n 's/^source memory hash: //p' $T/send.out)
+	dst=$(sed -n 's/^destination memory hash: //p' $T/recv.out)
+	checkc "$name" '[ $src_rc -eq 0 ] && [ $dst_rc -eq 0 ] && [ -n "$src" ] && [ "$src" = "$dst" ]'
+}
 # 13-28: every engine against a receiver that ACKs at each moment the
 # protocol allows (MIGSEND_TEST_ACKS, test-only: only after each barrier,
 # right after each END, every 8 MiB, after every record): the sender's ACK
 # reader must never stall (issue 10.7: user-zc's POLLERR), both sides
 # report the same outcome and memory.
-port=7100
 for mode in barrier end progress every; do
 	for engine in kernel user-copy user-zc user-sendfile; do
-		port=$((port + 1))
-		rm -f $T/*
-		MIGSEND_TEST_ACKS=$mode $IP netns exec msdst "$MS" recv --no-tls --listen $MS_DST_ADDR:$port \
-			--hash --timeout 60 >$T/recv.out 2>$T/recv.err &
-		rpid=$!
-		ms_wait_listening $port $rpid
-		ms_src "$MS" send --no-tls --to $MS_DST_ADDR:$port --engine $engine --conns 3 --size 32M \
-			--zero-ratio 0.3 --dirty-rate 3000 --hash >$T/send.out 2>$T/send.err
-		src_rc=$?
-		wait $rpid
-		dst_rc=$?
-		src=$(sed -n 's/^source memory hash: //p' $T/send.out)
-		dst=$(sed -n 's/^destination memory hash: //p' $T/recv.out)
-		check "acks_${mode}_$engine" [ $src_rc -eq 0 ] && [ $dst_rc -eq 0 ] && [ -n "$src" ] && [ "$src" = "$dst" ]
+		migrate_same_memory "acks_${mode}_$engine" MIGSEND_TEST_ACKS=$mode \
+			--engine $engine --conns 3 --zero-ratio 0.3
 	done
 done
 # 29: a receiver from before SPARSE records (a WELCOME without features,
 # MIGSEND_TEST_NO_SPARSE) gets DATA and ZERO records only, and the same memory.
-port=$((port + 1))
-rm -f $T/*
-MIGSEND_TEST_NO_SPARSE=1 $IP netns exec msdst "$MS" recv --no-tls --listen $MS_DST_ADDR:$port \
-	--hash --timeout 60 >$T/recv.out 2>$T/recv.err &
-rpid=$!
-ms_wait_listening $port $rpid
-ms_src "$MS" send --no-tls --to $MS_DST_ADDR:$port --conns 2 --size 32M \
-	--zero-ratio 0.5 --dirty-rate 3000 --hash >$T/send.out 2>$T/send.err
-src_rc=$?
-wait $rpid
-dst_rc=$?
-src=$(sed -n 's/^source memory hash: //p' $T/send.out)
-dst=$(sed -n 's/^destination memory hash: //p' $T/recv.out)
-check receiver_without_sparse_records [ $src_rc -eq 0 ] && [ $dst_rc -eq 0 ] && [ -n "$src" ] && [ "$src" = "$dst" ]
+migrate_same_memory receiver_without_sparse_records MIGSEND_TEST_NO_SPARSE=1 \
+	--conns 2 --zero-ratio 0.5
 [ $fails -eq 0 ]
