@@ -93,11 +93,10 @@ struct ms_pass {
 	struct ms_pass_counters cnt;
 };
 
-/* A run of pages about to become one record. */
 /*
- * The record being built.  In a MIGSEND_PASS_SPARSE pass a DATA record
- * takes the zero pages after a data page, up to its 64 pages, as bits of
- * zero_mask (it goes out as SPARSE then).
+ * A run of pages about to become one record.  In a MIGSEND_PASS_SPARSE
+ * pass a DATA record takes the zero pages after a data page, up to its 64
+ * pages, as bits of zero_mask (it goes out as SPARSE then).
  */
 struct ms_pending {
 	u8 type;		/* MIGSEND_REC_DATA/ZERO, 0 when empty */

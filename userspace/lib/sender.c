@@ -279,7 +279,10 @@ static int ms_expect(int fd, uint16_t want, const char *what, uint64_t *features
 	return ms_fail(EPROTO, "%s: unexpected message %u", what, type);
 }
 
-/* Can the session's engine send SPARSE records?  The module can, from the version that knows them. */
+/*
+ * Can the session's engine send SPARSE records?  The module can, from the
+ * version that knows them; the userspace engines send DATA and ZERO only.
+ */
 static bool ms_engine_sparse(struct migsend_session *s)
 {
 	struct migsend_version v;
