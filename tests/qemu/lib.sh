@@ -205,6 +205,18 @@ q_guest_seq() {
 	grep '^PROGRESS' "$T/$1.con" | tail -1 | sed 's/.* seq=\([0-9]*\).*/\1/'
 }
 
+# Until SIDE's guest sequence number is above $2 (10 s at most): the
+# guest has finished a round of writes since.
+q_wait_seq_above() {
+	local i=50 s
+	while [ $i -gt 0 ]; do
+		s=$(q_guest_seq "$1") && [ "$s" -gt "$2" ] && return 0
+		sleep 0.2
+		i=$((i - 1))
+	done
+	return 1
+}
+
 # The value of "status" in SIDE's query-migrate.
 q_migration_status() {
 	q_cmd "$1" '{"execute":"query-migrate"}' 2>/dev/null |
