@@ -137,6 +137,23 @@ static inline int ms_wire_sparse_decode(const struct migsend_wire_sparse *sp,
 	return 0;
 }
 
+/*
+ * The run of pages of a decoded SPARSE record that starts at page @i: its
+ * length, and in *@zero whether they are zero pages or data pages.
+ */
+static inline u32 ms_sparse_run(const struct ms_rec *r, u32 i, bool *zero)
+{
+	u64 rest = r->zero_mask >> i;
+	u64 other;
+	u32 left = r->npages - i;
+
+	*zero = rest & 1;
+	other = *zero ? ~rest : rest;
+	if (!other || ms_ctz64(other) > left)
+		return left;
+	return ms_ctz64(other);
+}
+
 /* Pages of a decoded DATA, ZERO or SPARSE record sent with data. */
 static inline u32 ms_rec_data_pages(const struct ms_rec *r)
 {

@@ -153,6 +153,32 @@ TEST(sparse_records_carry_exactly_their_data_pages)
 	EXPECT_EQ(-EBADMSG, sparse_decode(63, 8, ~0ULL, &r));
 }
 
+/* A SPARSE record's runs, against a page-by-page reading of its mask. */
+TEST(sparse_runs_cover_the_record_bit_by_bit)
+{
+	static const u64 masks[] = { 0, ~0ULL, 0x2, 0x5555555555555555ULL, 1ULL << 63,
+				     0x00ff00000000ff01ULL, ~0ULL >> 1 };
+	struct ms_rec r = { .type = MIGSEND_REC_SPARSE };
+	unsigned int m, n, i, j, run;
+	bool zero;
+
+	for (m = 0; m < sizeof(masks) / sizeof(masks[0]); m++) {
+		for (n = 1; n <= 64; n += 7) {
+			r.npages = n == 64 ? 64 : n;
+			r.zero_mask = n < 64 ? masks[m] & ((1ULL << n) - 1) : masks[m];
+			for (i = 0; i < r.npages; i += run) {
+				run = ms_sparse_run(&r, i, &zero);
+				ASSERT_LT(0, run);
+				ASSERT_GE(r.npages - i, run);
+				for (j = i; j < i + run; j++)
+					ASSERT_EQ(zero, (r.zero_mask >> j) & 1);
+				if (i + run < r.npages)
+					ASSERT_NE(zero, (r.zero_mask >> (i + run)) & 1);
+			}
+		}
+	}
+}
+
 /* The worked example of docs/PROTOCOL.md, byte for byte. */
 TEST(protocol_doc_example)
 {

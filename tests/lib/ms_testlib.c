@@ -389,7 +389,7 @@ static int ms_rx_apply_run(struct ms_rx_conn *c, uint64_t gpa, uint64_t n, bool 
 static int ms_rx_apply(struct ms_rx_conn *c, struct ms_rec *r)
 {
 	struct migsend_wire_sparse sp;
-	uint64_t i, run;
+	uint32_t i, run;
 	int err;
 	bool zero;
 
@@ -401,10 +401,8 @@ static int ms_rx_apply(struct ms_rx_conn *c, struct ms_rec *r)
 	if (ms_wire_sparse_decode(&sp, r))
 		return -EBADMSG;
 	for (i = 0; !err && i < r->npages; i += run) {
-		zero = r->zero_mask >> i & 1;
-		for (run = 1; i + run < r->npages && (r->zero_mask >> (i + run) & 1) == zero; run++)
-			;
-		err = ms_rx_apply_run(c, r->gpa + i * MIGSEND_PAGE_SIZE, run, !zero);
+		run = ms_sparse_run(r, i, &zero);
+		err = ms_rx_apply_run(c, r->gpa + (uint64_t)i * MIGSEND_PAGE_SIZE, run, !zero);
 	}
 	return err;
 }

@@ -594,16 +594,15 @@ static void ms_rx_scatter_add(struct ms_rx_conn *c, struct ms_rx_scatter *s, uin
 static int ms_rx_apply_sparse(struct ms_rx_conn *c, const struct ms_rec *rec)
 {
 	struct ms_rx_scatter s = { .n = 0 };
-	uint64_t i, run, gpa;
+	uint32_t i, run;
 	unsigned int k;
+	uint64_t gpa;
 	bool zero;
 	int err;
 
 	for (i = 0; i < rec->npages; i += run) {
-		zero = rec->zero_mask >> i & 1;
-		for (run = 1; i + run < rec->npages && (rec->zero_mask >> (i + run) & 1) == zero; run++)
-			;
-		gpa = rec->gpa + i * MS_PAGE;
+		run = ms_sparse_run(rec, i, &zero);
+		gpa = rec->gpa + (uint64_t)i * MS_PAGE;
 		if (zero)
 			ms_rx_apply_run(c, gpa, run, false);
 		else
