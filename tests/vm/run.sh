@@ -120,6 +120,13 @@ mkdir -p "$(dirname "$log")"
 cmdline="console=ttyS0 quiet loglevel=1 panic=-1 oops=panic slab_nomerge"
 cmdline+=" hugepages=${MIGSEND_VM_HUGEPAGES:-64} transparent_hugepage=madvise"
 cmdline+=" migsend.script=$script"
+# The log stays on the machine that ran it: its end (a panic's trace, the
+# test that was running) goes to stderr, where CI shows it.
+show_log_end() {
+	echo "vm: the last lines of $log:" >&2
+	tail -n 60 "$log" | tr -d '\r' | sed 's/^/vm:   /' >&2
+}
+
 set +e
 timeout --foreground -k 10 "$timeout_s" qemu-system-x86_64 \
 	-accel "$accel" -cpu max -smp 2 -m "$mem" \
@@ -130,10 +137,12 @@ qrc=$?
 set -e
 if [ $qrc -eq 124 ] || [ $qrc -eq 137 ]; then
 	echo "vm: $kver did not finish within ${timeout_s}s" >&2
+	show_log_end
 	exit 2
 fi
 if ! grep -q '^MIGSEND-VM-END' "$log"; then
 	echo "vm: $kver guest did not reach the end of its script (qemu exit $qrc)" >&2
+	show_log_end
 	exit 2
 fi
 exit 0
