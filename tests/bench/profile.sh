@@ -4,7 +4,8 @@
 # memory runs under 'perf record -a' (cpu-clock: TCG has no PMU),
 # enabled for the timed pass only, and the report gives the top symbols
 # by thread kind: the sender (the module's threads or the engine's), the
-# receiver, and the softirq/TCP work wherever it ran.
+# receiver, and the softirq/TCP work wherever it ran; then the sender's
+# own symbols, as shares of the sender's samples.
 #   BENCH_SIZE  guest MiB (1024)   PROFILE_ENGINES (kernel user-sendfile)
 #   PROFILE_CONNS (2 4)   PROFILE_WORKLOAD (random; half-zero, scattered...)
 here=$(cd "$(dirname "$0")" && pwd)
@@ -37,6 +38,16 @@ for e in $engines; do
 		echo "PROFILE-BEGIN workload=$workload engine=$e conns=$c"
 		"$PERF" report -i perf.data --stdio --no-children --sort comm,dso,sym \
 			--percent-limit 0.7 -g none 2>/dev/null | grep -v '^#' | grep -v '^$' | head -45
+		# The sender alone: the module's threads (perf names them after
+		# kthreadd) or the engine's threads in the benchmark's process.
+		case $e in
+		kernel*) sender=kthreadd ;;
+		*) sender=migsend_bench ;;
+		esac
+		echo "PROFILE-SENDER $sender"
+		"$PERF" report -i perf.data --stdio --no-children --sort sym \
+			--comms "$sender" --percentage relative \
+			--percent-limit 1 -g none 2>/dev/null | grep -v '^#' | grep -v '^$' | head -30
 		echo "PROFILE-END"
 	done
 done
