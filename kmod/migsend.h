@@ -17,6 +17,7 @@
 #include <linux/list.h>
 #include <linux/mutex.h>
 #include <linux/net.h>
+#include <linux/pagevec.h>
 #include <linux/spinlock.h>
 #include <linux/types.h>
 #include <linux/wait.h>
@@ -147,6 +148,13 @@ struct ms_conn {
 	const struct ms_region *folio_region;
 	u64 folio_off;			/* its file offset */
 	u64 folio_len;
+	/*
+	 * The folios after it, from one page-cache walk (shmem only): those
+	 * from ahead_next on are still held here.
+	 */
+	struct folio_batch ahead;
+	unsigned int ahead_next;
+	const struct ms_region *ahead_region;
 	/* This connection's share of the pass (for its END record) ... */
 	struct ms_conn_counts cur;
 	/* ... and how much of it is already added to the pass counters. */
