@@ -83,6 +83,11 @@ bench-qemu: deps
 	$(MAKE) --no-print-directory all
 	tests/qemu/run-compare.sh
 
+# The module at REV against the working tree's, side by side in one boot.
+bench-ab: deps
+	$(MAKE) --no-print-directory all
+	scripts/bench-ab.sh $(if $(REV),$(REV),$(error name the old module's commit: make bench-ab REV=...))
+
 # Where the time of a full pass goes: perf in the VM (docs/BENCHMARKS.md).
 profile: deps
 	$(MAKE) --no-print-directory all
@@ -125,5 +130,5 @@ clean:
 	rm -rf build/*/src build/tests build/tests-install build/host-tests \
 		build/userspace build/logs build/*/initramfs.*
 
-.PHONY: all deps ksrc modules userspace tests check check-stages demo \
+.PHONY: all deps ksrc modules userspace tests check check-stages demo bench-ab \
 	demo-run demo-sim bench bench-quick bench-scale bench-qemu profile check-debug fuzz soak soak-debug install clean deb dkms
