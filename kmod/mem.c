@@ -163,9 +163,11 @@ static struct folio *ms_mem_get_ahead(struct ms_conn *c,
 }
 
 /*
- * The folio holding @off: shmem's from the batch, or from a new walk that
- * fills it, or read back in when swapped out; hugetlbfs's (one per huge
- * page) on its own.  NULL for a hole.
+ * The folio holding @off, NULL for a hole.  Shmem's comes from the batch
+ * or from a new walk that fills it.  When the walk does not return it (a
+ * hole, a swapped-out page, a folio being freed as the walk met it), one
+ * lookup of the page decides, as it does for hugetlbfs (one folio per
+ * huge page).
  */
 static struct folio *ms_mem_get_folio(struct ms_conn *c,
 				      const struct ms_region *r, u64 off,
@@ -173,16 +175,17 @@ static struct folio *ms_mem_get_folio(struct ms_conn *c,
 {
 	struct folio *folio;
 
-	if (r->hugetlb) {
-		/* NULL when absent up to 6.3, ERR_PTR(-ENOENT) from 6.4 on. */
-		folio = filemap_get_folio(r->file->f_mapping,
-					  ms_mem_index(r, off));
-		return IS_ERR(folio) ? NULL : folio;
+	if (!r->hugetlb) {
+		folio = ms_mem_take_ahead(c, r, off);
+		if (!folio)
+			folio = ms_mem_get_ahead(c, r, off, max_pages);
+		if (folio)
+			return folio;
 	}
-	folio = ms_mem_take_ahead(c, r, off);
-	if (!folio)
-		folio = ms_mem_get_ahead(c, r, off, max_pages);
-	if (!folio)
+	/* NULL when absent up to 6.3, ERR_PTR(-ENOENT) from 6.4 on. */
+	folio = filemap_get_folio(r->file->f_mapping, r->hugetlb ?
+				  ms_mem_index(r, off) : off >> PAGE_SHIFT);
+	if (IS_ERR_OR_NULL(folio))
 		folio = ms_mem_swapin(r, off);
 	return folio;
 }

@@ -580,6 +580,8 @@ static int write_sysfs(const char *path, const char *val)
 	return ok ? 0 : -1;
 }
 
+static uint64_t meminfo_kb(const char *key);
+
 TEST_F(layout, shmem_transparent_huge_pages)
 {
 	const char *knob = "/sys/kernel/mm/transparent_hugepage/shmem_enabled";
@@ -599,6 +601,32 @@ TEST_F(layout, shmem_transparent_huge_pages)
 	ASSERT_EQ(0, ms_bitmap_alloc(&bm, npages));
 	ms_bitmap_set(&bm, 0, npages);
 	ASSERT_EQ(0, mig_pass(&self->m, 1, &bm, 0, MIGSEND_PASS_SKIP_ZERO, &res));
+	EXPECT_EQ(0, memcmp(self->m.dst, mem.p, len));
+	ASSERT_LT(0, meminfo_kb("ShmemHugePages"));
+
+	/*
+	 * Dirty runs that start inside the huge folios, the page cache's
+	 * sibling entries: in pass 2 runs within one folio (page 3, 100 and
+	 * 257 of every 512, one page or a few), in pass 3 runs from one into
+	 * the next (pages 500 to 529), each the first lookup of its folio.
+	 */
+	ms_bitmap_clear_all(&bm);
+	for (i = 0; i < npages; i += 512) {
+		ms_mem_fill_random(&mem, i + 3, 1, 22 + i);
+		ms_mem_fill_random(&mem, i + 100, 5, 23 + i);
+		ms_mem_fill_random(&mem, i + 257, 1, 24 + i);
+		ms_bitmap_set(&bm, i + 3, 1);
+		ms_bitmap_set(&bm, i + 100, 5);
+		ms_bitmap_set(&bm, i + 257, 1);
+	}
+	ASSERT_EQ(0, mig_pass(&self->m, 2, &bm, 0, MIGSEND_PASS_SKIP_ZERO, &res));
+	EXPECT_EQ(0, memcmp(self->m.dst, mem.p, len));
+	ms_bitmap_clear_all(&bm);
+	for (i = 0; i + 530 <= npages; i += 1024) {
+		ms_mem_fill_random(&mem, i + 500, 30, 25 + i);
+		ms_bitmap_set(&bm, i + 500, 30);
+	}
+	ASSERT_EQ(0, mig_pass(&self->m, 3, &bm, 0, MIGSEND_PASS_SKIP_ZERO, &res));
 	EXPECT_EQ(0, memcmp(self->m.dst, mem.p, len));
 	write_sysfs(knob, "never");
 	ms_bitmap_free(&bm);
