@@ -124,7 +124,7 @@ cmdline+=" migsend.script=$script"
 # test that was running) goes to stderr, where CI shows it.
 show_log_end() {
 	echo "vm: the last lines of $log:" >&2
-	tail -n 60 "$log" | tr -d '\r' | sed 's/^/vm:   /' >&2
+	tail -n 100 "$log" | tr -d '\r' | sed 's/^/vm:   /' >&2
 }
 
 set +e
