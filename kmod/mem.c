@@ -67,12 +67,18 @@ static void ms_mem_drop_ahead(struct ms_conn *c)
 	c->ahead_region = NULL;
 }
 
-void ms_mem_release(struct ms_conn *c)
+/* Drop the cached folio, if any. */
+static void ms_mem_put_folio(struct ms_conn *c)
 {
 	if (c->folio) {
 		folio_put(c->folio);
 		c->folio = NULL;
 	}
+}
+
+void ms_mem_release(struct ms_conn *c)
+{
+	ms_mem_put_folio(c);
 	ms_mem_drop_ahead(c);
 }
 
@@ -156,8 +162,9 @@ static struct folio *ms_mem_get_ahead(struct ms_conn *c,
 	pgoff_t index = off >> PAGE_SHIFT;
 
 	ms_mem_drop_ahead(c);
+	/* The end is computed from @index before the walk moves it on. */
 	filemap_get_folios_contig(r->file->f_mapping, &index,
-				  (off >> PAGE_SHIFT) + max_pages - 1, &c->ahead);
+				  index + max_pages - 1, &c->ahead);
 	c->ahead_region = r;
 	return ms_mem_take_ahead(c, r, off);
 }
@@ -209,10 +216,7 @@ int ms_mem_lookup(struct ms_conn *c, const struct ms_region *r, u64 off,
 	    off - c->folio_off < c->folio_len)
 		goto present;
 
-	if (folio) {
-		folio_put(folio);
-		c->folio = NULL;
-	}
+	ms_mem_put_folio(c);
 	/*
 	 * The folio first: most dirty pages are present, and one page-cache
 	 * walk finds them and those after them.  Only an absent page costs
